@@ -27,7 +27,7 @@ export function broadcastShapes(
 export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
   const own = stridesOf(shape);
   const offset = outShape.length - shape.length;
-  return outShape.map((dim, axis) => {
+  return outShape.map((_dim, axis) => {
     const inAxis = axis - offset;
     return inAxis < 0 || shape[inAxis] === 1 ? 0 : own[inAxis];
   });

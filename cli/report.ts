@@ -1,0 +1,59 @@
+/**
+ * The CLI's summary: ops, parameters, FLOPs and weight bytes before and after
+ * the pipeline, then one line per pass (with --verify's errors).
+ */
+import type { PassReport } from "../compiler/mod.ts";
+import type { GraphSummary } from "../ir/mod.ts";
+
+function count(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+function bytes(value: number): string {
+  if (value < 1024) return `${value} B`;
+  if (value < 1024 ** 2) return `${(value / 1024).toFixed(1)} KiB`;
+  if (value < 1024 ** 3) return `${(value / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(value / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+function opsLine(summary: GraphSummary): string {
+  return Object.entries(summary.ops).sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([op, n]) => `${op} ${n}`).join(", ");
+}
+
+/** The before/after table. */
+export function formatSummary(before: GraphSummary, after: GraphSummary): string {
+  const rows: [string, string, string][] = [
+    ["", "training", "deployed"],
+    ["parameters", count(before.parameters), count(after.parameters)],
+    ["FLOPs", count(before.flops), count(after.flops)],
+    ["weight bytes", bytes(before.weightBytes), bytes(after.weightBytes)],
+  ];
+  const widths = [0, 1, 2].map((col) => Math.max(...rows.map((row) => row[col].length)));
+  const table = rows.map(([a, b, c]) =>
+    `  ${a.padEnd(widths[0])}  ${b.padStart(widths[1])}  ${c.padStart(widths[2])}`
+  );
+  return [
+    ...table,
+    `  ops before: ${opsLine(before)}`,
+    `  ops after:  ${opsLine(after)}`,
+  ].join("\n");
+}
+
+/** One line per pass. */
+export function formatPassReports(reports: readonly PassReport[]): string {
+  return reports.map((report) => {
+    const verified = report.maxRelError === undefined
+      ? ""
+      : `  max abs ${report.maxAbsError!.toExponential(2)}  max rel ${
+        report.maxRelError.toExponential(2)
+      }`;
+    const status = report.changed ? "changed" : "unchanged";
+    return `  ${report.pass.padEnd(22)} ${status.padEnd(9)} ${
+      report.ms.toFixed(0).padStart(6)
+    } ms${verified}`;
+  }).join("\n");
+}
+
+/** Human-readable byte counts for file listings. */
+export { bytes as formatBytes };

@@ -1,0 +1,33 @@
+/**
+ * refold's command line: `deno run -A compile.ts model.json|model.onnx [options]`.
+ * See docs/cli.md. Errors print one line to stderr and exit non-zero.
+ */
+import { parseCliArgs } from "./cli/args.ts";
+import { runCompile } from "./cli/main.ts";
+import { RefoldError } from "./ir/mod.ts";
+
+/** Exit status for errors in the user's input or flags. */
+const EXIT_INPUT_ERROR = 1;
+/** Exit status for bugs in refold itself. */
+const EXIT_INTERNAL_ERROR = 70;
+
+async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await runCompile(parseCliArgs(argv), {
+      out: (text) => console.log(text),
+      err: (text) => console.error(text),
+    });
+    return 0;
+  } catch (error) {
+    const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ");
+    if (error instanceof RefoldError) {
+      console.error(`refold: error: ${oneLine(error.message)}`);
+      return EXIT_INPUT_ERROR;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`refold: internal error: ${oneLine(message)} (please report this)`);
+    return EXIT_INTERNAL_ERROR;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

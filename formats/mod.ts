@@ -1,0 +1,38 @@
+/**
+ * Model formats: model.json + safetensors, and ONNX. `loadModelFile` picks
+ * the reader by extension, or by content when the extension says nothing.
+ */
+import { type Graph, RefoldError } from "../ir/mod.ts";
+import { loadModel } from "./model_json/mod.ts";
+import { loadOnnx } from "./onnx/mod.ts";
+
+export { loadModel, parseModel, writeModel } from "./model_json/mod.ts";
+export { readSafetensors, writeSafetensors } from "./safetensors.ts";
+export { exportOnnx, importOnnx, loadOnnx } from "./onnx/mod.ts";
+
+/** Options of loadModelFile. */
+export interface LoadOptions {
+  /** Batch size for a symbolic or baked batch dimension (default 1). */
+  readonly batch?: number;
+}
+
+/** Loads a model.json or .onnx file as a training-time graph. */
+export async function loadModelFile(path: string, options: LoadOptions = {}): Promise<Graph> {
+  const lower = path.toLowerCase();
+  if (lower.endsWith(".json")) return await loadModel(path, options);
+  if (lower.endsWith(".onnx")) return await loadOnnx(path, options);
+  let head: Uint8Array;
+  try {
+    using file = await Deno.open(path);
+    head = new Uint8Array(1);
+    await file.read(head);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new RefoldError("file not found", { file: path });
+    }
+    throw new RefoldError(`cannot read: ${error instanceof Error ? error.message : error}`, {
+      file: path,
+    });
+  }
+  return head[0] === 0x7b ? await loadModel(path, options) : await loadOnnx(path, options);
+}

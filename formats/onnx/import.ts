@@ -1,0 +1,195 @@
+/**
+ * ONNX import: decodes a model, fixes its input shapes (a symbolic or, with
+ * --batch, a baked first dimension takes the batch size), walks the nodes in
+ * file order through the op mappers, folding every constant computation on the
+ * way, and returns a verified IR graph whose weights keep their initializer
+ * names. Refuses, with one line naming the file, node, op type and opset:
+ * opsets outside 11-18, ops outside the default domain or the mapper table,
+ * non-float inputs, symbolic dimensions other than the first, and shape
+ * computations that depend on tensor values.
+ */
+import {
+  type Graph,
+  type GraphOutput,
+  makeInput,
+  type Node,
+  RefoldError,
+  verifyGraph,
+} from "../../ir/mod.ts";
+import { basename, dirname } from "node:path";
+import { constValue, ImportContext, nodeValue, type Value } from "./context.ts";
+import { recognizeGelu } from "./gelu.ts";
+import type { Mapper } from "./mapper.ts";
+import { MATH_MAPPERS } from "./ops_math.ts";
+import { NN_MAPPERS } from "./ops_nn.ts";
+import { SHAPE_MAPPERS } from "./ops_shape.ts";
+import {
+  Attributes,
+  DataType,
+  decodeModel,
+  type ModelProto,
+  type NodeProto,
+  toInt,
+  type ValueInfoProto,
+} from "./proto.ts";
+import { dataTypeName, readTensor } from "./tensor.ts";
+
+/** Options of importOnnx. */
+export interface ImportOptions {
+  /** The file name, for messages; external data is looked up beside it by default. */
+  readonly file: string;
+  /** Batch size for a symbolic first input dimension (default 1) or to replace a baked one. */
+  readonly batch?: number;
+  /** Directory of external data files (default: the directory of `file`). */
+  readonly externalDataDir?: string;
+}
+
+/** The opsets of the default domain refold reads. */
+export const OPSET_RANGE: readonly [number, number] = [11, 18];
+
+/** Every ONNX op type refold maps, by name. */
+export const MAPPERS: Readonly<Record<string, Mapper>> = {
+  ...SHAPE_MAPPERS,
+  ...MATH_MAPPERS,
+  ...NN_MAPPERS,
+};
+
+function defaultOpset(model: ModelProto, file: string): number {
+  const entry = (model.opset_import ?? []).find((e) => !e.domain || e.domain === "ai.onnx");
+  if (!entry) {
+    throw new RefoldError("the model imports no opset of the default ONNX domain", { file });
+  }
+  const version = toInt(entry.version);
+  const [low, high] = OPSET_RANGE;
+  if (version < low || version > high) {
+    throw new RefoldError(
+      `opset ${version} is not supported (refold reads opsets ${low} to ${high})`,
+      { file },
+    );
+  }
+  return version;
+}
+
+/** The static shape of a graph input, applying the batch rules. */
+function inputShape(
+  info: ValueInfoProto,
+  options: ImportOptions,
+): { shape: number[]; baked?: number } {
+  const fail = (problem: string): never => {
+    throw new RefoldError(`input "${info.name}" ${problem}`, { file: options.file });
+  };
+  const tensorType = info.type?.tensor_type ?? fail("is not a tensor");
+  if (tensorType!.elem_type !== DataType.FLOAT) {
+    fail(
+      `has element type ${dataTypeName(tensorType!.elem_type ?? 0)}; refold takes float32 inputs`,
+    );
+  }
+  const dims = tensorType!.shape?.dim ?? fail("has no shape; re-export with a static input shape");
+  let baked: number | undefined;
+  const shape = dims!.map((dim, axis) => {
+    const value = toInt(dim.dim_value);
+    if (axis === 0) {
+      if (value > 0) baked = value;
+      return options.batch ?? (value > 0 ? value : 1);
+    }
+    if (value > 0) return value;
+    const symbol = dim.dim_param ? ` ("${dim.dim_param}")` : "";
+    return fail(
+      `has a symbolic dimension ${axis}${symbol}; refold needs static shapes except the batch`,
+    );
+  });
+  return { shape, baked };
+}
+
+function describe(node: NodeProto, index: number, opset: number): string {
+  const name = node.name ? ` "${node.name}"` : "";
+  return `node #${index}${name} (${node.op_type}, opset ${opset})`;
+}
+
+function mapNode(ctx: ImportContext, node: NodeProto, values: Map<string, Value>): void {
+  const op = node.op_type ?? "";
+  if (node.domain && node.domain !== "ai.onnx") {
+    ctx.fail(`op ${node.domain}.${op} is not supported (only the default ONNX domain)`);
+  }
+  const mapper = MAPPERS[op] ??
+    ctx.fail(`unsupported op "${op}" (docs/onnx.md lists the ops refold maps)`);
+  const inputs = (node.input ?? []).map((name) => {
+    if (name === "") return undefined;
+    return values.get(name) ??
+      ctx.fail(`input "${name}" is not produced by an earlier node or initializer`);
+  });
+  const outputs = node.output ?? [];
+  let results: Value[];
+  try {
+    results = mapper(ctx, { inputs, attrs: new Attributes(node), outputs });
+  } catch (error) {
+    if (!(error instanceof RefoldError)) {
+      return ctx.fail(`internal error: ${error instanceof Error ? error.message : error}`);
+    }
+    if (error.location.node) throw error;
+    // Re-locate an error raised below the mapper (say, by a tensor decoder) at this node.
+    const { file } = error.location;
+    return ctx.fail(file ? error.message.slice(file.length + 2) : error.message);
+  }
+  outputs.forEach((name, i) => {
+    if (name === "") return;
+    values.set(name, results[i] ?? ctx.fail(`output ${i} ("${name}") is not supported`));
+  });
+}
+
+/** Imports an ONNX model held in memory. */
+export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
+  const { file } = options;
+  if (options.batch !== undefined && !(Number.isSafeInteger(options.batch) && options.batch >= 1)) {
+    throw new RefoldError(`batch must be a positive integer, got ${options.batch}`, { file });
+  }
+  const model = decodeModel(bytes, file);
+  const opset = defaultOpset(model, file);
+  const graph = model.graph!;
+  const source = { file, externalDataDir: options.externalDataDir ?? dirname(file) };
+  const values = new Map<string, Value>();
+  for (const initializer of graph.initializer ?? []) {
+    values.set(initializer.name ?? "", constValue(readTensor(initializer, source)));
+  }
+  const inputs: Node<"input">[] = [];
+  let batchOverride: [number, number] | undefined;
+  for (const info of graph.input ?? []) {
+    if (values.has(info.name ?? "")) continue; // initializers listed as inputs (IR version < 4)
+    const { shape, baked } = inputShape(info, options);
+    if (baked !== undefined && baked !== shape[0]) batchOverride ??= [baked, shape[0]];
+    const input = makeInput(info.name ?? "", shape);
+    inputs.push(input);
+    values.set(input.attrs.name, nodeValue(input));
+  }
+  const ctx = new ImportContext({ source, opset, batchOverride });
+  (graph.node ?? []).forEach((node, index) => {
+    ctx.where = describe(node, index, opset);
+    mapNode(ctx, node, values);
+  });
+  ctx.where = "";
+  const outputs: GraphOutput[] = (graph.output ?? []).map((info) => {
+    const name = info.name ?? "";
+    const value = values.get(name) ?? ctx.fail(`graph output "${name}" is never computed`);
+    return { name, node: ctx.node(value, `graph output "${name}"`) };
+  });
+  if (outputs.length === 0) ctx.fail("the graph has no outputs");
+  const name = basename(file).replace(/\.onnx$/i, "") || graph.name || "model";
+  const result = recognizeGelu({ name, inputs, outputs });
+  verifyGraph(result, file);
+  return result;
+}
+
+/** Reads and imports an ONNX file; external data is looked up beside it. */
+export async function loadOnnx(
+  path: string,
+  options: { batch?: number; externalDataDir?: string } = {},
+): Promise<Graph> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
+    throw new RefoldError(reason, { file: path });
+  }
+  return importOnnx(bytes, { ...options, file: path });
+}

@@ -9,6 +9,18 @@ import type { Graph, Node } from "../ir/mod.ts";
 export interface PassContext {
   /** Records the guard that stopped a rewrite at `node`. */
   explain(node: Node, reason: string): void;
+  /**
+   * `%9 = conv2d(%8, %3) {...} : f32[...]`: a node of the pass's input graph in
+   * IR text, numbered as printGraph numbers it, for use inside explain reasons.
+   */
+  describe(node: Node): string;
+  /**
+   * True when `weight`'s buffer was made by an earlier pass of this pipeline
+   * run and no other weight shares it, so a pass whose output replaces the
+   * weight's only reader may update the buffer in place instead of copying
+   * it. Absent (never reusable) outside runPipeline.
+   */
+  reusable?(weight: Node): boolean;
 }
 
 /** One named rewrite of the pipeline. */

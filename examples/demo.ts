@@ -8,7 +8,7 @@ import { compileFile } from "../mod.ts";
 import { writeOutputDir } from "../cli/output.ts";
 import { interpret, sizeOf, summarize, uniform } from "../ir/mod.ts";
 
-const MODEL = new URL("./models/repmlp_block/model.json", import.meta.url).pathname;
+const MODEL = "examples/models/repmlp_block/model.json";
 const OUT = "out/demo";
 
 const result = await compileFile(MODEL, { target: "wasm" });

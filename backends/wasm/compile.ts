@@ -1,0 +1,128 @@
+/**
+ * Graph -> everything model.js needs: the schedule, both module variants
+ * (WAT and assembled bytes), weights.bin and the runtime plan that places
+ * weights and tables in memory. The backend bundles this into files; tests
+ * and the benchmark instantiate it directly.
+ */
+import type { Graph } from "../../ir/mod.ts";
+import { assemble } from "./assemble.ts";
+import { generateVariant, type VariantCode } from "./codegen.ts";
+import { VARIANTS } from "./kernels/mod.ts";
+import { lowerGraph } from "./lower.ts";
+import type { ModelPlan, VariantPlan } from "./runtime/model_runtime.ts";
+import type { Schedule, Value } from "./schedule.ts";
+
+/** A compiled model, before bundling. */
+export interface CompiledModel {
+  readonly schedule: Schedule;
+  readonly plan: ModelPlan;
+  readonly wat: { readonly relaxed: string; readonly plain: string };
+  readonly modules: { readonly relaxed: Uint8Array; readonly plain: Uint8Array };
+  readonly weights: Uint8Array;
+  readonly notes: readonly string[];
+}
+
+/** Options of compileModel. */
+export interface CompileOptions {
+  /** Run binaryen's optimizer on the modules (default true). */
+  readonly optimize?: boolean;
+}
+
+/** Lowers, generates and assembles `graph` for the wasm target. */
+export function compileModel(graph: Graph, options: CompileOptions = {}): CompiledModel {
+  const schedule = lowerGraph(graph);
+  const relaxed = generateVariant(schedule, VARIANTS.relaxed);
+  const plain = generateVariant(schedule, VARIANTS.plain);
+  const offsets = new Map<Value, number>();
+  let floats = 0;
+  for (const code of [relaxed, plain]) {
+    const used = [
+      ...code.res.canonical.keys(),
+      ...[...code.res.packs.values()].map((p) => p.spec.value),
+    ];
+    for (const value of used) {
+      if (!offsets.has(value)) {
+        offsets.set(value, floats);
+        floats += value.size;
+      }
+    }
+  }
+  const weights = new Float32Array(floats);
+  for (const [value, offset] of offsets) weights.set(value.data!, offset);
+  const info = (entries: Schedule["inputs"]) =>
+    entries.map(({ name, value }) => ({
+      name,
+      shape: [...value.shape],
+      dtype: "float32" as const,
+    }));
+  const plan: ModelPlan = {
+    inputs: info(schedule.inputs),
+    outputs: info(schedule.outputs),
+    weightBytes: weights.byteLength,
+    relaxed: variantPlan(relaxed, schedule, offsets),
+    plain: variantPlan(plain, schedule, offsets),
+  };
+  const modules = {
+    relaxed: assemble(relaxed.wat, options),
+    plain: assemble(plain.wat, options),
+  };
+  return {
+    schedule,
+    plan,
+    wat: { relaxed: relaxed.wat, plain: plain.wat },
+    modules,
+    weights: new Uint8Array(weights.buffer),
+    notes: notesOf(schedule, relaxed, plain, modules),
+  };
+}
+
+function variantPlan(
+  code: VariantCode,
+  schedule: Schedule,
+  offsets: ReadonlyMap<Value, number>,
+): VariantPlan {
+  const { res } = code;
+  return {
+    pages: code.pages,
+    tables: [...res.tables.values()].map((table) => ({
+      address: table.address,
+      dims: table.dims.map((dim) => [dim.size, dim.stride * 4] as const),
+    })),
+    copies: [...res.canonical].map(([value, entry]) => ({
+      address: entry.address,
+      offset: offsets.get(value)!,
+      length: value.size,
+    })),
+    packs: [...res.packs.values()].map(({ spec, address }) => ({
+      address,
+      offset: offsets.get(spec.value)!,
+      groups: spec.groups,
+      rows: spec.rows,
+      k: spec.k,
+      panel: spec.panel,
+      taps: spec.taps ?? 1,
+    })),
+    inputs: schedule.inputs.map(({ value }) => res.value(value)),
+    outputs: schedule.outputs.map(({ value }) => res.value(value)),
+  };
+}
+
+function notesOf(
+  schedule: Schedule,
+  relaxed: VariantCode,
+  plain: VariantCode,
+  modules: CompiledModel["modules"],
+): string[] {
+  const counts = new Map<string, number>();
+  for (const kernel of schedule.kernels) {
+    const kind = kernel.kind === "pool" ? `${kernel.mode}pool` : kernel.kind;
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  }
+  const kinds = [...counts].map(([kind, count]) => `${count} ${kind}`).join(", ");
+  return [
+    `peak activation memory: ${relaxed.res.arenaPeak} bytes (plain SIMD module: ${plain.res.arenaPeak})`,
+    `kernels: ${kinds}`,
+    `modules: ${modules.relaxed.length} bytes relaxed-simd, ${modules.plain.length} bytes plain ` +
+    `SIMD; linear memory ${relaxed.pages * 64} KiB`,
+  ];
+}

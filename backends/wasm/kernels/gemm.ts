@@ -1,0 +1,212 @@
+/**
+ * The GEMM driver shared by linear and conv: C[m][n] = sum_k S[m][k] V[k][n]
+ * in MR x 8 tiles. S is the splat side (rows of A), V the vector side.
+ *
+ * Blocking: the operand with the smaller footprint is "inner": its tiles are
+ * visited in chunks that fit half the L2 cache, while each tile of the other
+ * ("outer") operand is read once from memory and reused across the chunk
+ * from L1. At batch 1 the FC weights are outer and stream once; activations
+ * stay cached. Operands packed at run time are packed per chunk (inner) or
+ * per tile (outer) into this kernel's scratch.
+ *
+ * The epilogue runs per tile: it reads the accumulator tile, applies the
+ * fused chain and stores through the output view.
+ */
+import type { Resources } from "../resources.ts";
+import { TILE } from "../resources.ts";
+import { addr, forLoop, FuncBuilder, get, i32, ifElse, mul, set, type Sx, sx } from "../wat.ts";
+import { type Access, rowAddress, storeVector } from "./access.ts";
+import { chainAccesses, type ChainStep, emitChain, rowLocals } from "./epilogue.ts";
+import { microkernel, microkernelName, NR, type Variant } from "./microkernel.ts";
+import type { ModuleBuilder } from "../wat.ts";
+
+/** Half of this machine's 1 MiB L2, per core. */
+const CHUNK_BUDGET = 512 * 1024;
+
+/** One GEMM operand. */
+export interface GemmSide {
+  /** Tiles per group (per image for a conv's pixels). */
+  readonly tiles: number;
+  /** Bytes one tile occupies in cache: k * rows * 4. */
+  readonly tileBytes: number;
+  /** Pointer advance per k, bytes. */
+  readonly step: number;
+  /** Tile address for operands read in place or packed at load. */
+  readonly pointer?: (tile: Sx, b: Sx, g: Sx) => Sx;
+  /** A run-time packer `(tile, b, g, dst)` (or `(tile, g, dst)` when `batched` is false). */
+  readonly pack?: { readonly fn: string; readonly batched: boolean };
+}
+
+/** Everything the driver needs about one GEMM kernel. */
+export interface GemmPlan {
+  readonly name: string;
+  readonly batch: number;
+  readonly groups: number;
+  /** Microkernel trip count (per tap). */
+  readonly k: number;
+  readonly s: GemmSide & { readonly rows: number; readonly rowBytes: number };
+  readonly v: GemmSide & { readonly shifts: readonly number[] };
+  /** The first global row (epilogue index) of S tile `mt` in group g. */
+  readonly m0: (mt: Sx, g: Sx) => Sx;
+  /** The first global column of V tile `nt` in group g. */
+  readonly n0: (nt: Sx, g: Sx) => Sx;
+  /** Nonzero when V tile `nt` is the partial one (undefined: never partial). */
+  readonly partial?: (nt: Sx) => Sx;
+  /** Per-image preparation (the padded copy). */
+  readonly prologue?: (b: Sx) => Sx[];
+}
+
+/** Loop order and scratch use chosen for a plan. */
+export interface Blocking {
+  readonly innerIsS: boolean;
+  readonly chunkTiles: number;
+  /** Scratch bytes the driver needs for run-time packing. */
+  readonly bytes: number;
+}
+
+/** Chooses the inner operand and its chunk size. */
+export function gemmBlocking(s: GemmSide, v: GemmSide): Blocking {
+  const innerIsS = s.tiles * s.tileBytes <= v.tiles * v.tileBytes;
+  const inner = innerIsS ? s : v, outer = innerIsS ? v : s;
+  const chunkTiles = Math.max(1, Math.min(inner.tiles, Math.floor(CHUNK_BUDGET / inner.tileBytes)));
+  const bytes = (inner.pack ? chunkTiles * inner.tileBytes : 0) +
+    (outer.pack ? outer.tileBytes : 0);
+  return { innerIsS, chunkTiles, bytes };
+}
+
+/** Emits the driver function for `plan`, with packing scratch at `scratch`; returns its name. */
+export function emitGemm(
+  plan: GemmPlan,
+  blocking: Blocking,
+  context: { scratch: number; variant: Variant; mod: ModuleBuilder; epilogue: string },
+): string {
+  const { variant, mod } = context;
+  const fb = new FuncBuilder(plan.name);
+  const b = fb.local("b", "i32"), g = fb.local("g", "i32"), chunk = fb.local("chunk", "i32");
+  const end = fb.local("end", "i32"), o = fb.local("o", "i32"), t = fb.local("t", "i32");
+  const pa = fb.local("pa", "i32"), pb = fb.local("pb", "i32");
+  const { innerIsS, chunkTiles } = blocking;
+  const inner = innerIsS ? plan.s : plan.v, outer = innerIsS ? plan.v : plan.s;
+  const innerScratch = context.scratch;
+  const outerScratch = context.scratch + (inner.pack ? chunkTiles * inner.tileBytes : 0);
+  const mr = variant.mr;
+  const lastRows = plan.s.rows - (plan.s.tiles - 1) * mr;
+  const kernels = plan.s.tiles === 1 || lastRows === mr ? [lastRows] : [mr, lastRows];
+  const spec = (rows: number) => ({
+    rows,
+    rowBytes: plan.s.rowBytes,
+    aStep: plan.s.step,
+    bStep: plan.v.step,
+    shifts: plan.v.shifts,
+  });
+  for (const rows of kernels) mod.add(microkernel(variant, spec(rows)));
+  const packCall = (side: GemmSide, tile: Sx, dst: Sx) =>
+    sx("call", `$${side.pack!.fn}`, tile, side.pack!.batched && get(b), get(g), dst);
+  const pointer = (side: GemmSide, tile: Sx, slot: Sx, scratch: number) =>
+    side.pack ? addr(i32(scratch), mul(slot, side.tileBytes)) : side.pointer!(tile, get(b), get(g));
+  const [mt, nt] = innerIsS ? [get(t), get(o)] : [get(o), get(t)];
+  const slotInner = sx("i32.sub", get(t), get(chunk));
+  const sPtr = innerIsS
+    ? pointer(plan.s, mt, slotInner, innerScratch)
+    : pointer(plan.s, mt, i32(0), outerScratch);
+  const vPtr = innerIsS
+    ? pointer(plan.v, nt, i32(0), outerScratch)
+    : pointer(plan.v, nt, slotInner, innerScratch);
+  const tile = i32(TILE);
+  const call = (rows: number) =>
+    sx("call", `$${microkernelName(spec(rows))}`, get(pa), get(pb), i32(plan.k), tile);
+  const isLastRows = sx("i32.eq", mt, i32(plan.s.tiles - 1));
+  const uniform = kernels.length === 1;
+  const rows = uniform ? i32(lastRows) : sx("select", i32(lastRows), i32(mr), isLastRows);
+  const multiply: Sx[] = [
+    set(pa, sPtr),
+    set(pb, vPtr),
+    uniform ? call(lastRows) : ifElse(isLastRows, [call(lastRows)], [call(mr)]),
+  ];
+  const epilogue = sx(
+    "call",
+    `$${context.epilogue}`,
+    get(b),
+    plan.m0(mt, get(g)),
+    plan.n0(nt, get(g)),
+    rows,
+    plan.partial ? plan.partial(nt) : i32(0),
+    tile,
+  );
+  const chunkEnd = set(
+    end,
+    inner.tiles % chunkTiles === 0 ? addr(get(chunk), chunkTiles) : sx(
+      "select",
+      i32(inner.tiles),
+      addr(get(chunk), chunkTiles),
+      sx("i32.gt_u", addr(get(chunk), chunkTiles), i32(inner.tiles)),
+    ),
+  );
+  const innerPack = inner.pack
+    ? forLoop(t, { start: get(chunk), end: get(end) }, [
+      packCall(inner, get(t), addr(i32(innerScratch), mul(slotInner, inner.tileBytes))),
+    ])
+    : [];
+  const outerPack = outer.pack ? [packCall(outer, get(o), i32(outerScratch))] : [];
+  const perGroup = forLoop(chunk, { start: 0, end: inner.tiles, step: chunkTiles }, [
+    chunkEnd,
+    ...innerPack,
+    ...forLoop(o, { start: 0, end: outer.tiles }, [
+      ...outerPack,
+      ...forLoop(t, { start: get(chunk), end: get(end) }, [...multiply, epilogue]),
+    ]),
+  ]);
+  fb.emit(forLoop(b, { start: 0, end: plan.batch }, [
+    ...(plan.prologue ? plan.prologue(get(b)) : []),
+    ...forLoop(g, { start: 0, end: plan.groups }, perGroup),
+  ]));
+  mod.add(fb);
+  return plan.name;
+}
+
+/**
+ * The per-tile epilogue `(b, m0, n0, rows, partial, tile)`: for each of `rows`
+ * rows, the 8 accumulators (or `partialLanes` of them) go through the chain
+ * to the output. `batched` says whether views have a leading batch part.
+ */
+export function gemmEpilogue(
+  name: string,
+  spec: {
+    steps: readonly ChainStep[];
+    out: Access;
+    batched: boolean;
+    partialLanes: number;
+  },
+  res: Resources,
+): FuncBuilder {
+  const fb = new FuncBuilder(name);
+  const b = fb.param("b", "i32"), m0 = fb.param("m0", "i32"), n0 = fb.param("n0", "i32");
+  const rowsParam = fb.param("rows", "i32"), partial = fb.param("partial", "i32");
+  const tile = fb.param("tile", "i32");
+  const i = fb.local("i", "i32"), m = fb.local("m", "i32"), v = fb.local("v", "v128");
+  const outRow = fb.local("out_row", "i32");
+  const indices = spec.batched ? [get(b), get(m)] : [get(m)];
+  const accesses = chainAccesses(spec.steps);
+  const { statements, rows } = rowLocals(fb, accesses, indices, res, "row");
+  const vector = (vec: number, lanes: number): Sx[] => {
+    const n = addr(get(n0), vec * 4);
+    return [
+      set(
+        v,
+        sx("v128.load", vec > 0 && `offset=${vec * 16}`, addr(get(tile), mul(get(i), NR * 4))),
+      ),
+      ...emitChain(fb, spec.steps, { rows, n, lanes, v }, res),
+      ...storeVector(spec.out, get(outRow), n, get(v), lanes, res),
+    ];
+  };
+  const full = [...vector(0, 4), ...vector(1, 4)];
+  const lanes = spec.partialLanes;
+  const part = lanes > 4 ? [...vector(0, 4), ...vector(1, lanes - 4)] : vector(0, lanes);
+  fb.emit(forLoop(i, { start: 0, end: get(rowsParam) }, [
+    set(m, sx("i32.add", get(m0), get(i))),
+    set(outRow, rowAddress(spec.out, indices, res)),
+    ...statements,
+    ...(lanes > 0 ? [ifElse(get(partial), part, full)] : full),
+  ]));
+  return fb;
+}

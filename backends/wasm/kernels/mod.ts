@@ -1,0 +1,31 @@
+/**
+ * The kernel generators, one per kernel kind. Each turns a scheduled kernel
+ * into wasm functions (shared microkernels are deduplicated by name) and
+ * returns the function `run` calls.
+ */
+import type { Kernel } from "../schedule.ts";
+import type { GenContext } from "./context.ts";
+import { emitConv } from "./conv.ts";
+import { emitElementwise } from "./elementwise.ts";
+import { emitLinear } from "./linear.ts";
+import { emitPool } from "./pool.ts";
+
+export type { GenContext } from "./context.ts";
+export { type Variant, VARIANTS } from "./microkernel.ts";
+
+type Generators = {
+  readonly [K in Kernel["kind"]]: (kernel: Extract<Kernel, { kind: K }>, ctx: GenContext) => string;
+};
+
+/** Kernel kind -> generator. */
+export const GENERATORS: Generators = {
+  linear: emitLinear,
+  conv: emitConv,
+  elementwise: emitElementwise,
+  pool: emitPool,
+};
+
+/** Runs the generator of `kernel`'s kind. */
+export function emitKernel(kernel: Kernel, ctx: GenContext): string {
+  return (GENERATORS[kernel.kind] as (k: Kernel, c: GenContext) => string)(kernel, ctx);
+}

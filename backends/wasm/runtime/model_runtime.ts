@@ -1,0 +1,195 @@
+/**
+ * The runtime bundled into every wasm model.js (esbuild inlines it with the
+ * shared glue): picks the relaxed-simd module when the engine validates it,
+ * else plain SIMD; fills index tables; places weights, packing GEMM weights
+ * once into each kernel's panel layout; then runs the module's `run` export
+ * on inputs copied into linear memory. It imports nothing but the shared glue.
+ */
+import { fromBase64, readSibling } from "../../runtime/files.ts";
+import { normalizeInputs, type RunInput, shapeOutputs, type TensorInfo } from "../../runtime/io.ts";
+
+/** Memory placement of one module variant. */
+export interface VariantPlan {
+  readonly pages: number;
+  /** Index tables: address and runs as [size, byte stride]. */
+  readonly tables: readonly {
+    readonly address: number;
+    readonly dims: readonly (readonly [number, number])[];
+  }[];
+  /** Weights stored as they are: float offset in weights.bin and float count. */
+  readonly copies: readonly {
+    readonly address: number;
+    readonly offset: number;
+    readonly length: number;
+  }[];
+  /** Weights packed at load into [group][tile][k][panel] (k tap-major when taps > 1). */
+  readonly packs: readonly {
+    readonly address: number;
+    readonly offset: number;
+    readonly groups: number;
+    readonly rows: number;
+    readonly k: number;
+    readonly panel: number;
+    readonly taps: number;
+  }[];
+  readonly inputs: readonly number[];
+  readonly outputs: readonly number[];
+}
+
+/** Everything model.js knows about its model. */
+export interface ModelPlan {
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  /** Bytes of weights.bin. */
+  readonly weightBytes: number;
+  readonly relaxed: VariantPlan;
+  readonly plain: VariantPlan;
+}
+
+/** Options of load() (docs/module-contract.md). */
+export interface LoadOptions {
+  readonly weights?: string | URL | ArrayBuffer | Uint8Array;
+  /** Accepted for the contract; this build runs single-threaded. */
+  readonly threads?: number;
+  /** Forces a module ("simd" runs the plain-SIMD fallback); default: detect relaxed-simd. */
+  readonly engine?: "relaxed-simd" | "simd";
+}
+
+/** What load() resolves to. */
+export interface LoadedModel {
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  /** "relaxed-simd" or "simd": which module runs. */
+  readonly engine: string;
+  run(input: RunInput): Promise<Float32Array | Record<string, Float32Array>>;
+  dispose(): void;
+}
+
+// A module whose one function computes f32x4.relaxed_madd of three zero vectors: it
+// validates only where the engine has relaxed-simd.
+const ZEROS = "fd0c" + "00".repeat(16);
+const RELAXED_PROBE = "0061736d01000000010501600001" + "7b03020100" + "0a3d013b00" +
+  ZEROS.repeat(3) +
+  "fd85020b";
+
+function hexBytes(hex: string): Uint8Array {
+  return Uint8Array.from(
+    { length: hex.length / 2 },
+    (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16),
+  );
+}
+
+/** True when this engine runs relaxed-simd (Deno, Chrome, Node 20 with its flag). */
+export function hasRelaxedSimd(): boolean {
+  try {
+    return WebAssembly.validate(hexBytes(RELAXED_PROBE) as Uint8Array<ArrayBuffer>);
+  } catch {
+    return false;
+  }
+}
+
+async function weightBytes(
+  inline: string | null,
+  base: string,
+  given: LoadOptions["weights"],
+): Promise<Uint8Array> {
+  if (given instanceof Uint8Array) return given;
+  if (given instanceof ArrayBuffer) return new Uint8Array(given);
+  if (given === undefined && inline !== null) return fromBase64(inline);
+  return await readSibling("weights.bin", base, given);
+}
+
+function asFloats(bytes: Uint8Array): Float32Array {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >>> 2);
+}
+
+/** Writes tables, copies and packed weights into a fresh instance's memory (also for profilers). */
+export function place(plan: VariantPlan, memory: ArrayBuffer, weights: Float32Array): void {
+  const f32 = new Float32Array(memory), i32 = new Int32Array(memory);
+  for (const table of plan.tables) {
+    const dims = table.dims;
+    const size = dims.reduce((a, [n]) => a * n, 1);
+    const index = dims.map(() => 0);
+    let offset = 0;
+    for (let i = 0, at = table.address >>> 2; i < size; i++) {
+      i32[at + i] = offset;
+      for (let d = dims.length - 1; d >= 0; d--) {
+        offset += dims[d][1];
+        if (++index[d] < dims[d][0]) break;
+        offset -= dims[d][1] * dims[d][0];
+        index[d] = 0;
+      }
+    }
+  }
+  for (const copy of plan.copies) {
+    f32.set(weights.subarray(copy.offset, copy.offset + copy.length), copy.address >>> 2);
+  }
+  for (const pack of plan.packs) {
+    const { groups, rows, k, panel, taps } = pack;
+    const tiles = Math.ceil(rows / panel), channels = k / taps;
+    let at = pack.address >>> 2;
+    for (let g = 0; g < groups; g++) {
+      for (let t = 0; t < tiles; t++, at += k * panel) {
+        for (let r = 0; r < panel && t * panel + r < rows; r++) {
+          const src = pack.offset + (g * rows + t * panel + r) * k;
+          for (let kk = 0; kk < k; kk++) {
+            // Tap-major k = tap * channels + c reads the stored (c, tap) order.
+            const from = taps > 1 ? (kk % channels) * taps + Math.floor(kk / channels) : kk;
+            f32[at + kk * panel + r] = weights[src + from];
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Instantiates a model from its plan, base64 modules and weights. */
+export async function createModel(
+  plan: ModelPlan,
+  modules: { readonly relaxed: string | Uint8Array; readonly plain: string | Uint8Array },
+  inlineWeights: string | null,
+  base: string,
+  options: LoadOptions = {},
+): Promise<LoadedModel> {
+  const relaxed = options.engine ? options.engine === "relaxed-simd" : hasRelaxedSimd();
+  const variant = relaxed ? plan.relaxed : plan.plain;
+  const code = relaxed ? modules.relaxed : modules.plain;
+  const bytes = typeof code === "string" ? fromBase64(code) : code;
+  const weights = await weightBytes(inlineWeights, base, options.weights);
+  if (weights.byteLength !== plan.weightBytes) {
+    throw new Error(
+      `refold: weights hold ${weights.byteLength} bytes, this model needs ${plan.weightBytes}`,
+    );
+  }
+  const instance = await WebAssembly.instantiate(
+    await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
+  );
+  let exports: WebAssembly.Exports | undefined = instance.exports;
+  const memory = instance.exports.memory as WebAssembly.Memory;
+  place(variant, memory.buffer, asFloats(weights));
+  return {
+    inputs: plan.inputs,
+    outputs: plan.outputs,
+    engine: relaxed ? "relaxed-simd" : "simd",
+    run(given: RunInput) {
+      try {
+        if (!exports) throw new Error("refold: run() after dispose()");
+        const inputs = normalizeInputs(plan.inputs, given);
+        const f32 = new Float32Array(memory.buffer);
+        inputs.forEach((data, i) => f32.set(data, variant.inputs[i] >>> 2));
+        (exports.run as () => void)();
+        const outputs = plan.outputs.map((info, i) => {
+          const start = variant.outputs[i] >>> 2;
+          return f32.slice(start, start + info.shape.reduce((a, d) => a * d, 1));
+        });
+        return Promise.resolve(shapeOutputs(plan.outputs, given, outputs));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    dispose() {
+      exports = undefined;
+    },
+  };
+}

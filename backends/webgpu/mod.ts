@@ -1,0 +1,87 @@
+/**
+ * The WebGPU backend (`--target webgpu`): WGSL kernels for a deployed graph,
+ * planned against the WebGPU default limits, with runtime glue bundled into
+ * one model.js that honours docs/module-contract.md.
+ */
+import type { Backend, EmitOptions, EmitResult, EmittedFile } from "../backend.ts";
+import type { Graph } from "../../ir/mod.ts";
+import { bundleModel, declarations } from "./bundle.ts";
+import type { GpuLimits } from "./limits.ts";
+import { type CompiledPlan, planWebGpu } from "./plan.ts";
+import { encodeHalves } from "./runtime/f16.ts";
+import { estimateF16Error } from "./f16_error.ts";
+
+export { DEFAULT_LIMITS, type GpuLimits } from "./limits.ts";
+export { type CompiledPlan, type PlanOptions, planWebGpu } from "./plan.ts";
+export { createModel, type LoadOptions, type WebGpuModel } from "./runtime/model.ts";
+export type { Plan } from "./runtime/plan.ts";
+
+/** Emit options of this backend: the shared ones plus limits to plan against. */
+export interface WebGpuEmitOptions extends EmitOptions {
+  /** Plan against these limits instead of the WebGPU defaults. */
+  readonly limits?: Partial<GpuLimits>;
+}
+
+const DEFAULT_INLINE_LIMIT = 64 * 1024;
+
+/** The bytes of the weight file of a compiled plan (f16 or f32, little-endian). */
+export function weightFileBytes(compiled: CompiledPlan): Uint8Array {
+  const values = compiled.plan.f16 ? encodeHalves(compiled.weights) : compiled.weights;
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/** `--target webgpu`. */
+export const webgpuBackend: Backend & {
+  emit(graph: Graph, options?: WebGpuEmitOptions): Promise<EmitResult>;
+} = {
+  name: "webgpu",
+  async emit(graph: Graph, options: WebGpuEmitOptions = {}): Promise<EmitResult> {
+    const compiled = planWebGpu(graph, { f16: options.f16, limits: options.limits });
+    const bytes = weightFileBytes(compiled);
+    const inline = bytes.byteLength <= (options.inlineWeightLimit ?? DEFAULT_INLINE_LIMIT);
+    const files: EmittedFile[] = [];
+    const placement = inline ? { embedded: toBase64(bytes) } : { file: "weights.bin" };
+    files.push({ path: "model.js", contents: await bundleModel(compiled.plan, placement) });
+    files.push({ path: "model.d.ts", contents: declarations(compiled.plan) });
+    if (!inline) files.push({ path: "weights.bin", contents: bytes });
+    return { files, notes: notes(graph, compiled, options) };
+  },
+};
+
+function notes(graph: Graph, compiled: CompiledPlan, options: WebGpuEmitOptions): string[] {
+  const { plan, stats } = compiled;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+  const lines = [
+    `${stats.kernels} kernels in ${stats.dispatches} dispatches, ${plan.shaders.length} distinct shaders`,
+    `activations ${
+      mib(stats.activationBytes)
+    } in ${plan.buffers.length} buffers (reused by liveness)`,
+    `weights ${mib(stats.weightBytes * (plan.f16 ? 0.5 : 1))} in ${plan.pages.length} page(s)` +
+    (plan.f16 ? " as f16" : ""),
+  ];
+  if (stats.splitLayers > 0) {
+    lines.push(`${stats.splitLayers} layer(s) split to fit maxStorageBufferBindingSize`);
+  }
+  if (options.limits) lines.push(`planned against limits ${JSON.stringify(options.limits)}`);
+  if (plan.f16) {
+    lines.push(
+      "f16 storage on devices with shader-f16 (f32 accumulation); elsewhere f32 math on f16 weights",
+    );
+    const error = estimateF16Error(graph);
+    lines.push(
+      error === undefined
+        ? "f16 error not estimated (graph too large for the CPU reference; see bench/webgpu_bench.ts)"
+        : `f16 error vs f32: ${error.toExponential(2)} relative (CPU reference, f16-rounded ` +
+          "weights and activations, seeded inputs)",
+    );
+  }
+  return lines;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}

@@ -35,7 +35,9 @@ for (const { dir, allowed } of RULES) {
       for (const match of text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {
         const target = join(dirname(file), match[1]);
         const top = target.slice(ROOT.length + 1).split("/")[0];
-        if (!allowed.includes(top)) violations.push(`${file.slice(ROOT.length + 1)} -> ${match[1]}`);
+        if (!allowed.includes(top)) {
+          violations.push(`${file.slice(ROOT.length + 1)} -> ${match[1]}`);
+        }
       }
     }
     assert.deepEqual(violations, [], "imports against the layout's direction");

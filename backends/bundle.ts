@@ -1,27 +1,43 @@
 /**
  * Bundles a generated entry module and the runtime glue it imports into one
  * self-contained ES module with esbuild, so model.js needs no runtime library.
+ * Every target bundles here; they differ only in their entry and banner.
  */
 import * as esbuild from "esbuild";
+import { fileURLToPath } from "node:url";
 import { RefoldError } from "../ir/mod.ts";
 
-/** Bundles `entrySource` (TypeScript, importing runtime files by absolute path). */
-export async function bundleModule(entrySource: string, options: { minify?: boolean } = {}) {
+/** Options of bundleModule. */
+export interface BundleOptions {
+  /** Minify model.js (default false: the generated module stays readable). */
+  readonly minify?: boolean;
+  /** Comment lines that open model.js, e.g. a target header or `// @ts-self-types`. */
+  readonly banner?: string;
+}
+
+/** Bundles `entrySource` (TypeScript, importing runtime files through `runtimeImport`). */
+export async function bundleModule(
+  entrySource: string,
+  options: BundleOptions = {},
+): Promise<string> {
   try {
     const result = await esbuild.build({
       stdin: {
         contents: entrySource,
         loader: "ts",
-        resolveDir: new URL(".", import.meta.url).pathname,
+        resolveDir: fileURLToPath(new URL(".", import.meta.url)),
       },
       bundle: true,
       format: "esm",
+      // Neutral: model.js must run unchanged in Deno, Node and browsers.
       platform: "neutral",
       target: "es2022",
       write: false,
       minify: options.minify ?? false,
       legalComments: "none",
-      external: ["node:fs/promises"],
+      ...(options.banner === undefined ? {} : { banner: { js: options.banner } }),
+      // runtime/files.ts imports node:fs dynamically, only when model.js runs under Node.
+      external: ["node:*"],
       logLevel: "silent",
     });
     return result.outputFiles[0].text;
@@ -36,5 +52,5 @@ export async function bundleModule(entrySource: string, options: { minify?: bool
 
 /** An import specifier for a runtime file of this repository, for generated entries. */
 export function runtimeImport(relativeToBackends: string): string {
-  return JSON.stringify(new URL(relativeToBackends, import.meta.url).pathname);
+  return JSON.stringify(fileURLToPath(new URL(relativeToBackends, import.meta.url)));
 }

@@ -18,14 +18,14 @@
  *
  *   deno run -A bench/wasm_bench.ts [--quick] [--only=SUBSTRING]
  */
-import { runPipeline } from "../compiler/mod.ts";
-import { buildRepmlpBlock, exampleFeeds, EXAMPLES } from "../examples/mod.ts";
+import { exampleFeeds } from "../examples/mod.ts";
 import type { Graph } from "../ir/mod.ts";
 import { compileModel } from "../backends/wasm/compile.ts";
 import { VARIANTS } from "../backends/wasm/kernels/microkernel.ts";
 import { createModel } from "../backends/wasm/runtime/model_runtime.ts";
 import { compareArrays } from "../tests/_assert.ts";
 import { fcGraph } from "../tests/wasm/_deployed.ts";
+import { exampleGraph, v1BlockGraph } from "./cases.ts";
 import { ortRunner } from "./peers/ort.ts";
 import { type Ceilings, measureBandwidth, measurePeak, roofline } from "./peers/roofline.ts";
 import { tfjsRunner } from "./peers/tfjs.ts";
@@ -60,32 +60,9 @@ const CASES: Case[] = [
     fcCase("fc3 4x1568^2 4r", 4, 6272, 4, batch),
     fcCase("fc3 3136^2 64r", 64, 3136, 1, batch),
   ]),
-  {
-    name: "v1 block C128 14x14",
-    group: "b",
-    graph: () =>
-      runPipeline(buildRepmlpBlock({
-        C: 128,
-        O: 128,
-        H: 14,
-        W: 14,
-        h: 7,
-        w: 7,
-        reparamConvK: [1, 3, 5],
-        fc1Fc2Reduction: 1,
-        fc3Groups: 4,
-      })).graph,
-  },
-  {
-    name: "Res50-Light-224",
-    group: "c",
-    graph: () => runPipeline(EXAMPLES["repmlp-resnet50-light-224"].build({ batch: 1 })).graph,
-  },
-  {
-    name: "RepMLPNet-T224",
-    group: "c",
-    graph: () => runPipeline(EXAMPLES["repmlpnet-t224"].build({ batch: 1 })).graph,
-  },
+  { name: "v1 block C128 14x14", group: "b", graph: v1BlockGraph },
+  { name: "Res50-Light-224", group: "c", graph: () => exampleGraph("repmlp-resnet50-light-224") },
+  { name: "RepMLPNet-T224", group: "c", graph: () => exampleGraph("repmlpnet-t224") },
 ];
 
 async function refoldRunner(

@@ -18,13 +18,13 @@
  *   --quick: what a software adapter (llvmpipe) finishes in a few minutes.
  */
 import * as ort from "onnxruntime-web/webgpu";
-import { runPipeline } from "../compiler/mod.ts";
-import { buildRepmlpBlock, exampleFeeds, EXAMPLES } from "../examples/mod.ts";
+import { exampleFeeds } from "../examples/mod.ts";
 import { exportOnnx } from "../formats/onnx/mod.ts";
 import { type Graph, GraphBuilder, summarize, uniform } from "../ir/mod.ts";
 import { planWebGpu } from "../backends/webgpu/plan.ts";
 import { createModel, type WebGpuModel } from "../backends/webgpu/runtime/model.ts";
 import { encodeHalves } from "../backends/webgpu/runtime/f16.ts";
+import { exampleGraph, v1BlockGraph } from "./cases.ts";
 
 const args = Deno.args;
 const QUICK = args.includes("--quick");
@@ -54,25 +54,7 @@ function fcCase(label: string, groups: number, size: number, rows: number, batch
 }
 
 function exampleCase(name: string, example: string): Case {
-  return { name, graph: () => runPipeline(EXAMPLES[example].build({ batch: 1 })).graph };
-}
-
-function blockCase(): Case {
-  const config = {
-    C: 128,
-    O: 128,
-    H: 14,
-    W: 14,
-    h: 7,
-    w: 7,
-    reparamConvK: [1, 3, 5],
-    fc1Fc2Reduction: 1,
-    fc3Groups: 4,
-  };
-  return {
-    name: "v1 block C=O=128 14x14 h=w=7 g=4 b1",
-    graph: () => runPipeline(buildRepmlpBlock(config, { batch: 1 })).graph,
-  };
+  return { name, graph: () => exampleGraph(example) };
 }
 
 const CASES: Case[] = [];
@@ -81,7 +63,7 @@ for (const batch of QUICK ? [1] : [1, 8]) {
   CASES.push(fcCase("fc3 Res50-Light s3 4x1568^2 4 rows", 4, 1568, 4, batch));
   CASES.push(fcCase("fc3 T224 s1 3136^2 64 rows", 1, 3136, 64, batch));
 }
-CASES.push(blockCase());
+CASES.push({ name: "v1 block C=O=128 14x14 h=w=7 g=4 b1", graph: v1BlockGraph });
 if (!QUICK) {
   CASES.push(exampleCase("RepMLP-Res50-Light-224 b1", "repmlp-resnet50-light-224"));
   CASES.push(exampleCase("RepMLPNet-T224 b1", "repmlpnet-t224"));

@@ -6,7 +6,7 @@
 import { type Graph, type Node, topoOrder } from "../../ir/mod.ts";
 import type { Backend, EmitOptions, EmitResult, EmittedFile } from "../backend.ts";
 import { bundleModule, runtimeImport } from "../bundle.ts";
-import { declarationFile, tensorInfos } from "../declarations.ts";
+import { declarationFile, type Ports, tensorInfos } from "../declarations.ts";
 import { packWeights, toBase64 } from "../weights.ts";
 import type { Operand, Program, Step } from "./runtime/run.ts";
 
@@ -53,6 +53,19 @@ export function buildProgram(graph: Graph): { program: Program; weights: Uint8Ar
   return { program, weights: pack.bytes };
 }
 
+/** model.d.ts: run()'s argument and result typed by the names of this model's ports. */
+function declarations(ports: Ports): string {
+  const record = (infos: Ports["inputs"]) =>
+    `{ ${infos.map((info) => `${JSON.stringify(info.name)}: Float32Array`).join("; ")} }`;
+  return declarationFile(ports, {
+    target: "js",
+    members: [
+      { text: `run(x: Float32Array): Promise<Float32Array | ${record(ports.outputs)}>;` },
+      { text: `run(x: ${record(ports.inputs)}): Promise<${record(ports.outputs)}>;` },
+    ],
+  });
+}
+
 /** The js target. */
 export const jsBackend: Backend = {
   name: "js",
@@ -68,7 +81,7 @@ export const jsBackend: Backend = {
     ].join("\n");
     const files: EmittedFile[] = [
       { path: "model.js", contents: await bundleModule(entry) },
-      { path: "model.d.ts", contents: declarationFile(graph, "js") },
+      { path: "model.d.ts", contents: declarations(program) },
     ];
     if (!inline) files.push({ path: "weights.bin", contents: weights });
     return {

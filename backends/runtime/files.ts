@@ -36,3 +36,48 @@ export function fromBase64(text: string): Uint8Array {
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
 }
+
+/** What load() accepts as `weights`: the bytes, or a URL or path to read them from. */
+export type WeightsOption = string | URL | ArrayBuffer | Uint8Array;
+
+/** Where model.js keeps its weights when load() is not given them. */
+export interface WeightSource {
+  /** Base64 of the weights, embedded in model.js when they are small. */
+  readonly embedded?: string | null;
+  /** The weight file, relative to model.js. */
+  readonly file?: string;
+  /** When set, weights of any other size are refused (the targets that check at read time). */
+  readonly byteLength?: number;
+}
+
+/**
+ * The weight bytes: those `given` to load() (or read from where it points),
+ * else the embedded ones, else the file next to model.js; empty when the
+ * model has neither (a plan run directly, as tests and benchmarks do).
+ */
+export async function readWeights(
+  base: string,
+  given: WeightsOption | undefined,
+  source: WeightSource,
+): Promise<Uint8Array> {
+  const bytes = await weightBytes(base, given, source);
+  if (source.byteLength !== undefined && bytes.byteLength !== source.byteLength) {
+    throw new Error(
+      `refold: weights hold ${bytes.byteLength} bytes, this model needs ${source.byteLength}`,
+    );
+  }
+  return bytes;
+}
+
+async function weightBytes(
+  base: string,
+  given: WeightsOption | undefined,
+  source: WeightSource,
+): Promise<Uint8Array> {
+  if (given instanceof Uint8Array) return given;
+  if (given instanceof ArrayBuffer) return new Uint8Array(given);
+  if (given != null) return await readSibling("", base, given);
+  if (source.embedded != null) return fromBase64(source.embedded);
+  if (source.file) return await readSibling(source.file, base);
+  return new Uint8Array(0);
+}

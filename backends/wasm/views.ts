@@ -7,12 +7,9 @@
  * run is affine (index * stride), anything else becomes a table of offsets.
  */
 import { sizeOf, stridesOf } from "../../ir/mod.ts";
+import { type Dim, groupDims, normalizeDims } from "../dims.ts";
 
-/** `size` steps of `stride` elements. */
-export interface Dim {
-  readonly size: number;
-  readonly stride: number;
-}
+export { type Dim, normalizeDims } from "../dims.ts";
 
 /** A view of a buffer in element units. */
 export interface View {
@@ -33,46 +30,12 @@ export function contiguous(shape: readonly number[], offset = 0): View {
   return { shape, offset, dims: shape.map((size, axis) => ({ size, stride: strides[axis] })) };
 }
 
-/** Drops size-1 dims and merges runs that continue each other. */
-export function normalizeDims(dims: readonly Dim[]): Dim[] {
-  const out: Dim[] = [];
-  for (const dim of dims) {
-    if (dim.size === 1) continue;
-    const last = out[out.length - 1];
-    if (last && last.stride === dim.stride * dim.size) {
-      out[out.length - 1] = { size: last.size * dim.size, stride: dim.stride };
-    } else out.push(dim);
-  }
-  return out;
-}
-
 /**
  * Splits dims into consecutive groups holding `counts[i]` elements each, or
  * undefined when a group boundary falls inside a run that cannot be divided.
  */
 export function splitDims(dims: readonly Dim[], counts: readonly number[]): Dim[][] | undefined {
-  const rest = normalizeDims(dims);
-  const groups: Dim[][] = [];
-  for (let g = counts.length - 1; g >= 0; g--) {
-    let need = counts[g];
-    const group: Dim[] = [];
-    while (need > 1) {
-      const dim = rest.pop();
-      if (!dim) return undefined;
-      if (dim.size <= need) {
-        if (need % dim.size !== 0) return undefined;
-        group.unshift(dim);
-        need /= dim.size;
-      } else {
-        if (dim.size % need !== 0) return undefined;
-        group.unshift({ size: need, stride: dim.stride });
-        rest.push({ size: dim.size / need, stride: dim.stride * need });
-        need = 1;
-      }
-    }
-    groups.unshift(group);
-  }
-  return rest.length === 0 ? groups : undefined;
+  return groupDims(normalizeDims(dims), counts);
 }
 
 /** The same elements under another shape of equal size. */

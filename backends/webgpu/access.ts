@@ -12,12 +12,9 @@
  * layer, so their index math is a few constant divisions per element.
  */
 import { type Node, RefoldError, sizeOf, stridesOf } from "../../ir/mod.ts";
+import { type Dim, groupDims, normalizeDims } from "../dims.ts";
 
-/** `size` positions, `stride` elements apart. */
-export interface Dim {
-  readonly size: number;
-  readonly stride: number;
-}
+export type { Dim } from "../dims.ts";
 
 /** Logical axes as groups of fine dims (outer to inner), plus a constant offset. */
 export interface Layer {
@@ -65,26 +62,10 @@ export function transposeAccess(access: Access, perm: readonly number[]): Access
 
 /** Splits the top layer's fine dims into `shape`, or undefined when a fine dim would be cut. */
 function refine(top: Layer, shape: readonly number[]): Layer | undefined {
-  const fine = top.axes.flat().filter((dim) => dim.size > 1);
-  const axes: Dim[][] = [];
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    let need = shape[axis];
-    const group: Dim[] = [];
-    while (need > 1) {
-      const dim = fine.pop();
-      if (!dim) return undefined;
-      if (need % dim.size === 0) {
-        group.unshift(dim);
-        need /= dim.size;
-      } else if (dim.size % need === 0) {
-        group.unshift({ size: need, stride: dim.stride });
-        fine.push({ size: dim.size / need, stride: dim.stride * need });
-        need = 1;
-      } else return undefined;
-    }
-    axes.unshift(group);
-  }
-  return fine.length === 0 ? { axes, offset: top.offset } : undefined;
+  // Unlike the wasm views, the fine dims are not merged first, so that every
+  // access (and the WGSL index math written from it) keeps the layer's dims.
+  const axes = groupDims(top.axes.flat().filter((dim) => dim.size > 1), shape);
+  return axes ? { axes, offset: top.offset } : undefined;
 }
 
 /** Row-major reshape; -1 is not allowed here (shapes are resolved by then). */
@@ -163,17 +144,7 @@ export function simplifyAccess(access: Access): Access {
   return {
     layers: access.layers.map((layer) => ({
       offset: layer.offset,
-      axes: layer.axes.map((dims) => {
-        const merged: Dim[] = [];
-        for (const dim of dims) {
-          if (dim.size === 1) continue;
-          const last = merged[merged.length - 1];
-          if (last && last.stride === dim.size * dim.stride) {
-            merged[merged.length - 1] = { size: last.size * dim.size, stride: dim.stride };
-          } else merged.push(dim);
-        }
-        return merged;
-      }),
+      axes: layer.axes.map((dims) => normalizeDims(dims)),
     })),
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { Backend, EmitOptions, EmitResult, EmittedFile } from "../backend.ts";
 import type { Graph } from "../../ir/mod.ts";
+import { toBase64 } from "../weights.ts";
 import { bundleModel, declarations } from "./bundle.ts";
 import type { GpuLimits } from "./limits.ts";
 import { type CompiledPlan, planWebGpu } from "./plan.ts";
@@ -76,12 +77,4 @@ function notes(graph: Graph, compiled: CompiledPlan, options: WebGpuEmitOptions)
     );
   }
   return lines;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
 }

@@ -4,7 +4,7 @@
  * in ir/ops), rounding every intermediate to float32 as the other targets do.
  */
 import { type OpName, OPS } from "../../../ir/ops/mod.ts";
-import { fromBase64, readSibling } from "../../runtime/files.ts";
+import { readWeights, type WeightsOption } from "../../runtime/files.ts";
 import { normalizeInputs, type RunInput, shapeOutputs, type TensorInfo } from "../../runtime/io.ts";
 
 /** Where a step's operand comes from. */
@@ -42,7 +42,7 @@ export interface Program {
 
 /** Options of load(). */
 export interface LoadOptions {
-  readonly weights?: string | URL | ArrayBuffer | Uint8Array;
+  readonly weights?: WeightsOption;
 }
 
 interface Value {
@@ -52,24 +52,13 @@ interface Value {
 
 const sizeOf = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1);
 
-async function readWeights(program: Program, base: string, options: LoadOptions) {
-  const given = options.weights;
-  if (given instanceof Uint8Array) return given;
-  if (given instanceof ArrayBuffer) return new Uint8Array(given);
-  if (program.embeddedWeights !== undefined && given === undefined) {
-    return fromBase64(program.embeddedWeights);
-  }
-  return await readSibling("weights.bin", base, given);
-}
-
 /** Implements the module contract's load() for one program. */
 export async function loadProgram(program: Program, base: string, options: LoadOptions = {}) {
-  const bytes = await readWeights(program, base, options);
-  if (bytes.byteLength !== program.weightBytes) {
-    throw new Error(
-      `refold: weights hold ${bytes.byteLength} bytes, this model needs ${program.weightBytes}`,
-    );
-  }
+  const bytes = await readWeights(base, options.weights, {
+    embedded: program.embeddedWeights,
+    file: "weights.bin",
+    byteLength: program.weightBytes,
+  });
   const aligned = new Uint8Array(bytes).buffer;
   const weights: Value[] = program.weights.map(({ offset, shape }) => ({
     shape,

@@ -5,7 +5,7 @@
  * once into each kernel's panel layout; then runs the module's `run` export
  * on inputs copied into linear memory. It imports nothing but the shared glue.
  */
-import { fromBase64, readSibling } from "../../runtime/files.ts";
+import { fromBase64, readWeights, type WeightsOption } from "../../runtime/files.ts";
 import { normalizeInputs, type RunInput, shapeOutputs, type TensorInfo } from "../../runtime/io.ts";
 
 /** Memory placement of one module variant. */
@@ -48,7 +48,7 @@ export interface ModelPlan {
 
 /** Options of load() (docs/module-contract.md). */
 export interface LoadOptions {
-  readonly weights?: string | URL | ArrayBuffer | Uint8Array;
+  readonly weights?: WeightsOption;
   /** Accepted for the contract; this build runs single-threaded. */
   readonly threads?: number;
   /** Forces a module ("simd" runs the plain-SIMD fallback); default: detect relaxed-simd. */
@@ -86,17 +86,6 @@ export function hasRelaxedSimd(): boolean {
   } catch {
     return false;
   }
-}
-
-async function weightBytes(
-  inline: string | null,
-  base: string,
-  given: LoadOptions["weights"],
-): Promise<Uint8Array> {
-  if (given instanceof Uint8Array) return given;
-  if (given instanceof ArrayBuffer) return new Uint8Array(given);
-  if (given === undefined && inline !== null) return fromBase64(inline);
-  return await readSibling("weights.bin", base, given);
 }
 
 function asFloats(bytes: Uint8Array): Float32Array {
@@ -156,12 +145,11 @@ export async function createModel(
   const variant = relaxed ? plan.relaxed : plan.plain;
   const code = relaxed ? modules.relaxed : modules.plain;
   const bytes = typeof code === "string" ? fromBase64(code) : code;
-  const weights = await weightBytes(inlineWeights, base, options.weights);
-  if (weights.byteLength !== plan.weightBytes) {
-    throw new Error(
-      `refold: weights hold ${weights.byteLength} bytes, this model needs ${plan.weightBytes}`,
-    );
-  }
+  const weights = await readWeights(base, options.weights, {
+    embedded: inlineWeights,
+    file: "weights.bin",
+    byteLength: plan.weightBytes,
+  });
   const instance = await WebAssembly.instantiate(
     await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
   );

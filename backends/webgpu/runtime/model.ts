@@ -10,20 +10,16 @@
 import { shapeOutputs, type TensorInfo } from "../../runtime/io.ts";
 import { acquireDevice, type Precision } from "./device.ts";
 import type { Plan } from "./plan.ts";
-import {
-  type GpuRunInput,
-  splitInputs,
-  uploadPages,
-  weightBytes,
-  type WeightSource,
-} from "./resources.ts";
+import { readWeights, type WeightsOption, type WeightSource } from "../../runtime/files.ts";
+import { type GpuRunInput, splitInputs, uploadPages } from "./resources.ts";
 
-export type { GpuRunInput, WeightSource } from "./resources.ts";
+export type { GpuRunInput } from "./resources.ts";
+export type { WeightSource } from "../../runtime/files.ts";
 
 /** Options of `load`. */
 export interface LoadOptions {
   /** The weight bytes, or where to read them; default: the file next to model.js. */
-  readonly weights?: string | URL | ArrayBuffer | Uint8Array;
+  readonly weights?: WeightsOption;
   /** The device to run on; default: one requested from navigator.gpu. */
   readonly device?: GPUDevice;
   /** f16 models on devices without shader-f16: round stored activations to f16 anyway. */
@@ -51,7 +47,7 @@ export async function createModel(
   source: WeightSource,
   options: LoadOptions = {},
 ): Promise<WebGpuModel> {
-  const bytes = await weightBytes(base, source, options.weights);
+  const bytes = await readWeights(base, options.weights, source);
   const { device, precision, owned } = await acquireDevice(
     plan,
     options.device,

@@ -1,21 +1,15 @@
 /// <reference types="@webgpu/types" />
 /**
  * Runtime glue of a WebGPU model.js: the caller's inputs (arrays, or GPU
- * buffers when chaining models) and the weight bytes, read and uploaded.
+ * buffers when chaining models) and the weight bytes, uploaded (reading
+ * them is shared with the other targets in backends/runtime/files.ts).
  */
-import { fromBase64, readSibling } from "../../runtime/files.ts";
 import { normalizeInputs, type RunInput, type TensorInfo } from "../../runtime/io.ts";
 import { decodeHalves } from "./f16.ts";
 import type { Plan } from "./plan.ts";
 
 /** What run() and runOnGpu() accept: arrays, or for chaining, GPU buffers of f32. */
 export type GpuRunInput = RunInput | Readonly<Record<string, Float32Array | GPUBuffer>>;
-
-/** Where model.js keeps its weights. */
-export interface WeightSource {
-  readonly file?: string;
-  readonly embedded?: string;
-}
 
 /** Orders inputs; GPU buffers (for chaining) pass through after a size check. */
 export function splitInputs(
@@ -51,19 +45,6 @@ function isGpuRecord(given: unknown): boolean {
     Object.values(given).some((value) =>
       value && !(value instanceof Float32Array) && "usage" in value
     );
-}
-
-export async function weightBytes(
-  base: string,
-  source: WeightSource,
-  override: string | URL | ArrayBuffer | Uint8Array | undefined,
-): Promise<Uint8Array> {
-  if (override instanceof Uint8Array) return override;
-  if (override instanceof ArrayBuffer) return new Uint8Array(override);
-  if (override !== undefined) return await readSibling("", base, override);
-  if (source.embedded !== undefined) return fromBase64(source.embedded);
-  if (source.file) return await readSibling(source.file, base);
-  return new Uint8Array(0);
 }
 
 /** Creates the weight pages, converting f16 bytes to f32 where the device stores f32. */

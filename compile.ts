@@ -4,6 +4,7 @@
  */
 import { parseCliArgs } from "./cli/args.ts";
 import { runCompile } from "./cli/main.ts";
+import { printable } from "./cli/report.ts";
 import { RefoldError } from "./ir/mod.ts";
 
 /** Exit status for errors in the user's input or flags. */
@@ -19,13 +20,12 @@ async function main(argv: readonly string[]): Promise<number> {
     });
     return 0;
   } catch (error) {
-    const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ");
     if (error instanceof RefoldError) {
-      console.error(`refold: error: ${oneLine(error.message)}`);
+      console.error(`refold: error: ${printable(error.message)}`);
       return EXIT_INPUT_ERROR;
     }
     const message = error instanceof Error ? error.message : String(error);
-    console.error(`refold: internal error: ${oneLine(message)} (please report this)`);
+    console.error(`refold: internal error: ${printable(message)} (please report this)`);
     return EXIT_INTERNAL_ERROR;
   }
 }

@@ -3,6 +3,7 @@
  * checked into a typed record. Every bad flag is a one-line RefoldError.
  */
 import { parseArgs } from "node:util";
+import { PIPELINE } from "../compiler/mod.ts";
 import { RefoldError } from "../ir/mod.ts";
 
 /** Targets the CLI can write. */
@@ -69,7 +70,10 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
       },
     });
   } catch (error) {
-    throw new RefoldError(`${error instanceof Error ? error.message : error} (see --help)`);
+    const message = error instanceof Error ? error.message : String(error);
+    // node:util's message goes on to explain `--`; the option is what matters.
+    const unknown = /^Unknown option '([^']*)'/.exec(message);
+    throw new RefoldError(`${unknown ? `unknown option ${unknown[1]}` : message} (see --help)`);
   }
   const { values, positionals } = parsed;
   if (values.help) return { help: true } as CliOptions;
@@ -79,15 +83,30 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   if (!(TARGETS as readonly string[]).includes(values.target)) {
     throw new RefoldError(`unknown --target "${values.target}"; use one of ${TARGETS.join(", ")}`);
   }
-  const batch = Number(values.batch);
+  // Number() would take "0x10", " 2 " and "1e3"; a batch size is written in decimal.
+  const batch = /^[0-9]+$/.test(values.batch) ? Number(values.batch) : NaN;
   if (!Number.isSafeInteger(batch) || batch < 1 || batch > 65536) {
     throw new RefoldError(`--batch must be an integer from 1 to 65536, got "${values.batch}"`);
   }
   const tolerance = values.tolerance === undefined ? undefined : Number(values.tolerance);
-  if (tolerance !== undefined && !(tolerance > 0)) {
-    throw new RefoldError(`--tolerance must be a positive number, got "${values.tolerance}"`);
+  if (tolerance !== undefined) {
+    if (!(tolerance > 0 && Number.isFinite(tolerance))) {
+      throw new RefoldError(`--tolerance must be a positive number, got "${values.tolerance}"`);
+    }
+    if (!values.verify) throw new RefoldError("--tolerance only applies with --verify");
   }
+  if (values.out === "") throw new RefoldError("--out must name a directory, got an empty string");
+  if (values.f16 && values.target !== "webgpu") {
+    throw new RefoldError(`--f16 applies to --target webgpu only, not ${values.target}`);
+  }
+  const passes = parsePasses(values.passes);
   const dumps = values["dump-after"];
+  checkPassNames("--dump-after", dumps.filter((name) => name !== "all"), ", or all");
+  for (const name of dumps) {
+    if (passes && name !== "all" && !passes.includes(name)) {
+      throw new RefoldError(`--dump-after ${name}: --passes ${values.passes} does not run it`);
+    }
+  }
   return {
     model: positionals[0],
     target: values.target as Target,
@@ -98,12 +117,36 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     explain: values.explain,
     verify: values.verify,
     tolerance,
-    passes: values.passes === undefined
-      ? undefined
-      : values.passes === "none"
-      ? []
-      : values.passes.split(",").map((name) => name.trim()).filter((name) => name),
+    passes,
     f16: values.f16,
     help: false,
   };
+}
+
+/** The names a pipeline pass answers to, in pipeline order, each once. */
+const PASS_NAMES: readonly string[] = [...new Set(PIPELINE.map((pass) => pass.name))];
+
+/** Refuses a name that is no pass of the pipeline, listing the ones there are. */
+function checkPassNames(flag: string, names: readonly string[], extra = ""): void {
+  for (const name of names) {
+    if (!PASS_NAMES.includes(name)) {
+      throw new RefoldError(
+        `${flag}: unknown pass "${name}"; the passes are ${PASS_NAMES.join(", ")}${extra}`,
+      );
+    }
+  }
+}
+
+/** --passes a,b or none; an empty list is a mistake, not a way to say none. */
+function parsePasses(value: string | undefined): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === "none") return [];
+  const names = value.split(",").map((name) => name.trim());
+  if (names.some((name) => name === "")) {
+    throw new RefoldError(
+      `--passes takes pass names separated by commas, or none; got "${value}"`,
+    );
+  }
+  checkPassNames("--passes", names, ", or none alone");
+  return names;
 }

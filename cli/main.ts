@@ -8,8 +8,8 @@ import { runPipeline } from "../compiler/mod.ts";
 import { loadModelFile } from "../formats/mod.ts";
 import { printGraph, summarize, verifyGraph } from "../ir/mod.ts";
 import { type CliOptions, USAGE } from "./args.ts";
-import { writeOutputDir } from "./output.ts";
-import { formatBytes, formatPassReports, formatSummary } from "./report.ts";
+import { checkOutputDir, writeOutputDir } from "./output.ts";
+import { formatBytes, formatPassReports, formatSummary, printable } from "./report.ts";
 
 /** Where the driver writes text. */
 export interface DriverIo {
@@ -23,6 +23,7 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
     io.out(USAGE);
     return;
   }
+  checkOutputDir(options.out, options.model);
   const training = await loadModelFile(options.model, { batch: options.batch });
   verifyGraph(training, options.model);
   const { graph, reports } = runPipeline(training, {
@@ -39,7 +40,7 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
   if (options.emitIr) files.push({ path: "model.ir", contents: printGraph(graph) });
   await writeOutputDir(options.out, files);
 
-  io.out(`${options.model}: ${training.name} (batch ${options.batch})`);
+  io.out(printable(`${options.model}: ${training.name} (batch ${options.batch})`));
   io.out(formatSummary(summarize(training), summarize(graph)));
   if (reports.length > 0) io.out(`passes:\n${formatPassReports(reports)}`);
   for (const note of emitted.notes) io.out(`  ${options.target}: ${note}`);

@@ -3,7 +3,7 @@
  * directory that is renamed into place, so a failure leaves no partial DIR.
  * An existing DIR is replaced only when it holds an earlier refold output.
  */
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { EmittedFile } from "../backends/backend.ts";
 import { RefoldError } from "../ir/mod.ts";
 
@@ -20,6 +20,25 @@ async function entriesOf(dir: string): Promise<string[] | undefined> {
       throw new RefoldError(`--out ${dir} exists and is not a directory`);
     }
     throw error;
+  }
+}
+
+/** The path with symbolic links resolved where it exists, else just made absolute. */
+function realPath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/** Refuses an output directory that holds the model: replacing the directory would delete it. */
+export function checkOutputDir(dir: string, model: string): void {
+  const inside = relative(realPath(dir), realPath(model));
+  if (!isAbsolute(inside) && inside.split(sep)[0] !== "..") {
+    throw new RefoldError(
+      `--out ${dir} holds the model ${model}; replacing the directory would delete it`,
+    );
   }
 }
 

@@ -55,5 +55,16 @@ export function formatPassReports(reports: readonly PassReport[]): string {
   }).join("\n");
 }
 
+/**
+ * Text from the model (names) made safe for a terminal, on one line: newlines
+ * become spaces, other control characters \u escapes.
+ */
+export function printable(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ").replace(
+    /[\p{Cc}\u2028\u2029]/gu,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** Human-readable byte counts for file listings. */
 export { bytes as formatBytes };

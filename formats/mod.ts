@@ -23,10 +23,13 @@ export async function loadModelFile(path: string, options: LoadOptions = {}): Pr
   if (lower.endsWith(".onnx")) return await loadOnnx(path, options);
   let head: Uint8Array;
   try {
+    // Opening a FIFO would block: only a regular file can be a model.
+    if (!(await Deno.stat(path)).isFile) throw new RefoldError("is not a file", { file: path });
     using file = await Deno.open(path);
     head = new Uint8Array(1);
     await file.read(head);
   } catch (error) {
+    if (error instanceof RefoldError) throw error;
     if (error instanceof Deno.errors.NotFound) {
       throw new RefoldError("file not found", { file: path });
     }

@@ -12,6 +12,7 @@ import {
   type OpAttrs,
   RefoldError,
 } from "../../ir/mod.ts";
+import { builtNodeProblem } from "../node_checks.ts";
 import type { ModelDocument } from "./document.ts";
 import { formatPath, type PathStep, Problems } from "./problems.ts";
 
@@ -144,7 +145,10 @@ export function buildGraph(doc: ModelDocument, options: BuildOptions): Graph {
     values.set(
       node.name,
       attempt(["nodes", i], `node "${node.name}"`, () => {
-        return makeNode(node.op, operands, attrs as unknown as OpAttrs[typeof node.op]);
+        const built = makeNode(node.op, operands, attrs as unknown as OpAttrs[typeof node.op]);
+        const problem = builtNodeProblem(built);
+        if (problem) throw new RefoldError(problem);
+        return built;
       }),
     );
   });

@@ -124,6 +124,14 @@ export function readDocument(text: string, file: string): ModelDocument {
     );
   };
   const nodes = raw.nodes.map((node, i): DocNode => {
+    // The schema checks required attributes only inside an "attrs" that is present.
+    const required = (attrsSchema(node.op)?.required ?? []) as string[];
+    if (node.attrs === undefined && required.length > 0) {
+      problems.add(
+        ["nodes", i],
+        `missing required property "attrs" (${node.op} needs ${required.join(", ")})`,
+      );
+    }
     const inputs = node.inputs ?? [];
     inputs.forEach((name, k) => reference(name, ["nodes", i, "inputs", k], i));
     return { name: node.name, op: node.op, inputs, attrs: withDefaults(node.op, node.attrs ?? {}) };

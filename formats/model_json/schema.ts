@@ -55,7 +55,9 @@ function jsonType(value: unknown): string {
 
 /** A short rendering of a value for messages. */
 export function showValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  // JSON reads 1e400 as Infinity, which JSON.stringify would show as null.
+  const finite = typeof value !== "number" || Number.isFinite(value);
+  const text = (finite ? JSON.stringify(value) : undefined) ?? String(value);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 

@@ -18,6 +18,7 @@ import {
   type OpName,
   RefoldError,
 } from "../../ir/mod.ts";
+import { builtNodeProblem } from "../node_checks.ts";
 import type { ConstTensor, TensorSource } from "./tensor.ts";
 
 /** What an ONNX value is at import time. */
@@ -96,6 +97,11 @@ export class ImportContext {
       );
     }
     const data = tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data);
+    // Checked here rather than by the final verifyGraph, so that the message names the node.
+    const bad = data.findIndex((value) => !Number.isFinite(value));
+    if (bad >= 0) {
+      this.fail(`its ${role} "${tensor.name}" holds ${data[bad]} at flat index ${bad}`);
+    }
     const weight = makeWeight(this.uniqueName(tensor.name), tensor.shape, data);
     this.#weights.set(tensor, weight);
     return weight;
@@ -136,6 +142,8 @@ export class ImportContext {
       if (error instanceof RefoldError) this.fail(error.message);
       throw error;
     }
+    const problem = builtNodeProblem(node);
+    if (problem) this.fail(problem);
     if (inputs.length === 0 || !inputs.every((input) => input.op === "weight")) {
       return nodeValue(node);
     }

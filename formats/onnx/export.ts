@@ -88,6 +88,12 @@ class Writer {
 
   /** Reserves `base` or the first free `base_2`, `base_3`... */
   unique(base: string): string {
+    // ONNX stores names as UTF-8, where a lone surrogate would come back as U+FFFD.
+    if (!base.isWellFormed()) {
+      throw new RefoldError(
+        `ONNX export: the name ${JSON.stringify(base)} is not well-formed Unicode`,
+      );
+    }
     let name = base;
     for (let n = 2; this.#used.has(name); n++) name = `${base}_${n}`;
     this.#used.add(name);
@@ -277,7 +283,9 @@ export function exportOnnx(graph: Graph, options: ExportOptions = {}): Uint8Arra
   for (const input of graph.inputs) w.names.set(input, w.unique(input.attrs.name));
   const outputNames = graph.outputs.map(({ name }) => {
     if (w.unique(name) !== name) {
-      throw new RefoldError(`output "${name}" has the name of another input or output`);
+      throw new RefoldError(
+        `ONNX export: output "${name}" has the name of another input or output; ONNX names each value once`,
+      );
     }
     return name;
   });

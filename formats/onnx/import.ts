@@ -11,6 +11,7 @@
 import {
   type Graph,
   type GraphOutput,
+  isValidShape,
   makeInput,
   type Node,
   RefoldError,
@@ -21,6 +22,7 @@ import { constValue, ImportContext, nodeValue, type Value } from "./context.ts";
 import { recognizeGelu } from "./gelu.ts";
 import type { Mapper } from "./mapper.ts";
 import { MATH_MAPPERS } from "./ops_math.ts";
+import { MATMUL_MAPPERS } from "./ops_matmul.ts";
 import { NN_MAPPERS } from "./ops_nn.ts";
 import { SHAPE_MAPPERS } from "./ops_shape.ts";
 import {
@@ -52,6 +54,7 @@ export const MAPPERS: Readonly<Record<string, Mapper>> = {
   ...SHAPE_MAPPERS,
   ...MATH_MAPPERS,
   ...NN_MAPPERS,
+  ...MATMUL_MAPPERS,
 };
 
 function defaultOpset(model: ModelProto, file: string): number {
@@ -98,6 +101,9 @@ function inputShape(
       `has a symbolic dimension ${axis}${symbol}; refold needs static shapes except the batch`,
     );
   });
+  if (!isValidShape(shape)) {
+    fail(`has shape [${shape}], more than 2^30 elements`);
+  }
   return { shape, baked };
 }
 
@@ -111,8 +117,10 @@ function mapNode(ctx: ImportContext, node: NodeProto, values: Map<string, Value>
   if (node.domain && node.domain !== "ai.onnx") {
     ctx.fail(`op ${node.domain}.${op} is not supported (only the default ONNX domain)`);
   }
-  const mapper = MAPPERS[op] ??
-    ctx.fail(`unsupported op "${op}" (docs/onnx.md lists the ops refold maps)`);
+  // Own keys only: "toString" or "constructor" must not find Object.prototype's.
+  const mapper = Object.hasOwn(MAPPERS, op)
+    ? MAPPERS[op]
+    : ctx.fail(`unsupported op "${op}" (docs/onnx.md lists the ops refold maps)`);
   const inputs = (node.input ?? []).map((name) => {
     if (name === "") return undefined;
     return values.get(name) ??
@@ -133,6 +141,9 @@ function mapNode(ctx: ImportContext, node: NodeProto, values: Map<string, Value>
   }
   outputs.forEach((name, i) => {
     if (name === "") return;
+    if (values.has(name)) {
+      ctx.fail(`output "${name}" is already defined earlier; ONNX names each value once`);
+    }
     values.set(name, results[i] ?? ctx.fail(`output ${i} ("${name}") is not supported`));
   });
 }
@@ -153,8 +164,13 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
   }
   const inputs: Node<"input">[] = [];
   let batchOverride: [number, number] | undefined;
+  const initializers = new Set(values.keys());
   for (const info of graph.input ?? []) {
-    if (values.has(info.name ?? "")) continue; // initializers listed as inputs (IR version < 4)
+    if (initializers.has(info.name ?? "")) continue; // initializers listed as inputs (IR version < 4)
+    if (!info.name) throw new RefoldError("a graph input has no name", { file });
+    if (values.has(info.name)) {
+      throw new RefoldError(`input "${info.name}" is declared twice`, { file });
+    }
     const { shape, baked } = inputShape(info, options);
     if (baked !== undefined && baked !== shape[0]) batchOverride ??= [baked, shape[0]];
     const input = makeInput(info.name ?? "", shape);
@@ -186,9 +202,14 @@ export async function loadOnnx(
 ): Promise<Graph> {
   let bytes: Uint8Array;
   try {
+    // Reading a FIFO or a device would block or never end: only regular files are models.
+    if (!(await Deno.stat(path)).isFile) throw new RefoldError("is not a file", { file: path });
     bytes = await Deno.readFile(path);
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
+    if (error instanceof RefoldError) throw error;
+    const reason = error instanceof Deno.errors.NotFound
+      ? "file not found"
+      : `cannot read: ${(error as Error).message.replace(/ \(os error \d+\).*$/, "")}`;
     throw new RefoldError(reason, { file: path });
   }
   return importOnnx(bytes, { ...options, file: path });

@@ -2,6 +2,7 @@
  * The op-mapper contract and the helpers every mapper uses: reading constant
  * inputs, and the location-carrying failures of ImportContext.
  */
+import { MAX_TENSOR_ELEMENTS, sizeOf } from "../../ir/mod.ts";
 import type { Attributes } from "./proto.ts";
 import type { ImportContext, Value } from "./context.ts";
 import type { ConstTensor } from "./tensor.ts";
@@ -71,4 +72,19 @@ export function foldOnly(op: string, fold: Mapper): Mapper {
     }
     return fold(ctx, args);
   };
+}
+
+/**
+ * Fails unless a constant of `shape` can be computed: dimensions are integers
+ * >= 0 and there are at most 2^30 elements. Folding checks this before it
+ * allocates, so an absurd ConstantOfShape or Expand is an error, not a crash.
+ */
+export function checkConstShape(ctx: ImportContext, shape: readonly number[], what: string): void {
+  if (!shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0)) {
+    ctx.fail(`${what} [${shape}] is not a shape: dimensions must be integers >= 0`);
+  }
+  const size = sizeOf(shape);
+  if (!(size <= MAX_TENSOR_ELEMENTS)) {
+    ctx.fail(`${what} [${shape}] has ${size} elements, more than 2^30`);
+  }
 }

@@ -8,7 +8,14 @@
 import { broadcastShapes, sameShape } from "../../ir/mod.ts";
 import { constValue, type ImportContext, type Value } from "./context.ts";
 import { arithmetic, broadcastConst, reshaped } from "./fold.ts";
-import { constOf, foldOnly, type Mapper, outName, requireConst } from "./mapper.ts";
+import {
+  checkConstShape,
+  constOf,
+  foldOnly,
+  type Mapper,
+  outName,
+  requireConst,
+} from "./mapper.ts";
 
 type BinaryOp = "add" | "sub" | "mul" | "div";
 
@@ -29,6 +36,8 @@ function binary(onnxOp: string, op: BinaryOp): Mapper {
     const ta = constOf(a!), tb = constOf(b!);
     if (ta && tb) {
       if (ta.dtype !== tb.dtype) ctx.fail(`mixes ${ta.dtype} and ${tb.dtype} tensors`);
+      const shape = broadcastShapes(ta.shape, tb.shape);
+      if (shape) checkConstShape(ctx, shape, "the broadcast shape");
       const out = broadcastConst(ta, tb, arithmetic(onnxOp, ta.dtype), ta.dtype, outName(args));
       return [
         out ? constValue(out) : ctx.fail(`shapes [${ta.shape}] and [${tb.shape}] do not broadcast`),
@@ -59,6 +68,8 @@ function compare(onnxOp: string): Mapper {
   return foldOnly(onnxOp, (ctx, args) => {
     const a = requireConst(ctx, args.inputs[0], "input 0"),
       b = requireConst(ctx, args.inputs[1], "input 1");
+    const shape = broadcastShapes(a.shape, b.shape);
+    if (shape) checkConstShape(ctx, shape, "the broadcast shape");
     const result = onnxOp === "Min" || onnxOp === "Max" ? a.dtype : "bool";
     const out = broadcastConst(a, b, arithmetic(onnxOp, a.dtype), result, outName(args));
     return [out ? constValue(out) : ctx.fail("inputs do not broadcast")];

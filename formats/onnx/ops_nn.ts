@@ -1,15 +1,14 @@
 /**
- * Mappers of the layers: Conv, BatchNormalization, Gemm, MatMul, the pools,
- * ReduceMean over H and W, and Pad. Only 2-D (NCHW) convolution and pooling
+ * Mappers of the layers: Conv, BatchNormalization, the pools, ReduceMean
+ * over H and W, and Pad (Gemm and MatMul are in ops_matmul.ts). Only 2-D (NCHW) convolution and pooling
  * exist in the IR. A zero Pad is kept aside as a "padded" value and folded
  * into the AveragePool or Conv that reads it: torch exports AvgPool2d as
  * Pad -> AveragePool, usually with all-zero pads, which vanish.
  */
-import { type Node, sizeOf } from "../../ir/mod.ts";
-import { constValue, type ImportContext, type Value } from "./context.ts";
-import { normalizeAxis, transposeConst } from "./fold.ts";
+import type { Node } from "../../ir/mod.ts";
+import type { ImportContext, Value } from "./context.ts";
+import { normalizeAxis } from "./fold.ts";
 import { constOf, intsOf, type Mapper, type MapperArgs, outName, shapeOf } from "./mapper.ts";
-import type { ConstTensor } from "./tensor.ts";
 
 type Quad = [number, number, number, number];
 type Pair = [number, number];
@@ -112,64 +111,6 @@ const batchNormalization: Mapper = (ctx, args) => {
   return [
     ctx.emit("batchnorm", [x, gamma, beta, mean, variance], { epsilon, axis: 1 }, outName(args)),
   ];
-};
-
-/** Scales a float constant, keeping it (and its name) when the factor is 1. */
-function scaled(tensor: ConstTensor, factor: number): ConstTensor {
-  if (factor === 1) return tensor;
-  // alpha (A B) = A (alpha B): exact up to the float32 rounding of alpha B.
-  return { ...tensor, data: tensor.data.map((value) => Math.fround(value * factor)) };
-}
-
-const gemm: Mapper = (ctx, args) => {
-  const name = outName(args);
-  let a = ctx.node(args.inputs[0], "A");
-  if (a.type.shape.length !== 2) ctx.fail(`A must be 2-D, it is [${a.type.shape}]`);
-  if (args.attrs.int("transA", 0)) {
-    a = ctx.emitNode("transpose", [a], { perm: [1, 0] }, `${name}/A`);
-  }
-  const b = constOf(args.inputs[1]) ??
-    ctx.fail("B is computed at run time; refold maps Gemm only with a constant weight");
-  if (b.shape.length !== 2) ctx.fail(`B must be 2-D, it is [${b.shape}]`);
-  const weight = args.attrs.int("transB", 0)
-    ? b
-    : ctx.derive(b, "T", () => transposeConst(b, [1, 0], b.name));
-  const alpha = args.attrs.float("alpha", 1), beta = args.attrs.float("beta", 1);
-  const w = ctx.weight(scaled(weight, alpha), "B");
-  const n = w.type.shape[0];
-  const c = args.inputs[2];
-  const cConst = constOf(c);
-  if (
-    cConst && sizeOf(cConst.shape) === n &&
-    cConst.shape.every((d, i, all) => i === all.length - 1 || d === 1)
-  ) {
-    const bias = ctx.weight(
-      cConst.shape.length === 1 && beta === 1 ? cConst : { ...scaled(cConst, beta), shape: [n] },
-      "C",
-    );
-    return [ctx.emit("linear", [a, w, bias], { groups: 1 }, name)];
-  }
-  const product = ctx.emit("linear", [a, w], { groups: 1 }, c ? `${name}/AB` : name);
-  if (!c || (cConst && cConst.data.every((v) => v === 0))) return [product];
-  let term = ctx.node(cConst ? constValue(scaled(cConst, beta)) : c, "C");
-  if (!cConst && beta !== 1) {
-    const factor = ctx.weight({
-      dtype: "float",
-      shape: [],
-      data: Float64Array.of(beta),
-      name: `${name}/beta`,
-    });
-    term = ctx.emitNode("mul", [term, factor], {}, `${name}/betaC`);
-  }
-  return [ctx.emit("add", [ctx.node(product), term], {}, name)];
-};
-
-const matMul: Mapper = (ctx, args) => {
-  const b = constOf(args.inputs[1]);
-  if (!b) ctx.fail("B is computed at run time; refold maps MatMul only with a constant 2-D weight");
-  if (b!.shape.length !== 2) ctx.fail(`the constant B must be 2-D, it is [${b!.shape}]`);
-  const w = ctx.weight(ctx.derive(b!, "T", () => transposeConst(b!, [1, 0], b!.name)), "B");
-  return [ctx.emit("linear", [ctx.node(args.inputs[0], "A"), w], { groups: 1 }, outName(args))];
 };
 
 /** Kernel, stride and explicit pads of a pool, refusing what the IR cannot express. */
@@ -300,8 +241,6 @@ function intsOrFloat(ctx: ImportContext, value: Value): number {
 export const NN_MAPPERS: Readonly<Record<string, Mapper>> = {
   Conv: conv,
   BatchNormalization: batchNormalization,
-  Gemm: gemm,
-  MatMul: matMul,
   AveragePool: averagePool,
   MaxPool: maxPool,
   GlobalAveragePool: globalAveragePool,

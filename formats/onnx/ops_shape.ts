@@ -19,6 +19,7 @@ import {
   transposeConst,
 } from "./fold.ts";
 import {
+  checkConstShape,
   constOf,
   foldOnly,
   intsOf,
@@ -224,6 +225,7 @@ const sliceOp: Mapper = (ctx, args) => {
 
 const constantOfShape: Mapper = (ctx, args) => {
   const shape = intsOf(ctx, args.inputs[0], "shape");
+  checkConstShape(ctx, shape, "shape");
   const value = args.attrs.tensor("value");
   const fill = value ? readTensor(value, ctx.source) : constant("float", [1], [0], "");
   const data = new Float64Array(sizeOf(shape)).fill(fill.data[0] ?? 0);
@@ -236,6 +238,7 @@ const rangeOp: Mapper = (ctx, args) => {
   );
   const count = Math.max(Math.ceil((limit - start) / delta), 0);
   if (!Number.isSafeInteger(count)) ctx.fail("Range has no finite length");
+  checkConstShape(ctx, [count], "the range's shape");
   const dtype = requireConst(ctx, args.inputs[0], "start").dtype;
   const values = Array.from({ length: count }, (_v, i) => start + i * delta);
   return [constValue(constant(dtype, [count], values, outName(args)))];
@@ -243,7 +246,11 @@ const rangeOp: Mapper = (ctx, args) => {
 
 const expandOp: Mapper = (ctx, args) => {
   const data = requireConst(ctx, args.inputs[0], "input");
-  const out = expandConst(data, intsOf(ctx, args.inputs[1], "shape"), outName(args));
+  const shape = intsOf(ctx, args.inputs[1], "shape");
+  checkConstShape(ctx, shape, "shape");
+  const both = broadcastShapes(data.shape, shape);
+  if (both) checkConstShape(ctx, both, "the expanded shape");
+  const out = expandConst(data, shape, outName(args));
   return [out ? constValue(out) : ctx.fail(`shape does not broadcast with [${data.shape}]`)];
 };
 
@@ -252,6 +259,7 @@ const whereOp: Mapper = (ctx, args) => {
   const both = broadcastShapes(x.shape, y.shape);
   const shape = both && broadcastShapes(condition.shape, both);
   if (!shape) ctx.fail("inputs do not broadcast");
+  checkConstShape(ctx, shape!, "the broadcast shape");
   const [c, a, b] = [condition, x, y].map((t) => expandConst(t, shape!, "")!);
   const data = c.data.map((flag, i) => (flag ? a.data[i] : b.data[i]));
   return [constValue(constant(x.dtype, shape!, data, outName(args)))];

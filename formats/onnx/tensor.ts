@@ -141,8 +141,13 @@ function readExternal(tensor: TensorProto, bytes: number, source: TensorSource):
   }
   let file: Deno.FsFile;
   try {
+    // Opening a FIFO would block: external data must be a regular file.
+    if (!Deno.statSync(path).isFile) {
+      return fail(`external data "${location}" in ${source.externalDataDir} is not a file`);
+    }
     file = Deno.openSync(path, { read: true });
-  } catch {
+  } catch (error) {
+    if (error instanceof RefoldError) throw error;
     return fail(`external data file "${location}" not found in ${source.externalDataDir}`);
   }
   try {

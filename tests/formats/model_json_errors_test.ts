@@ -78,6 +78,11 @@ const CASES: [string, (doc: Doc) => Doc | string, string][] = [
   ],
   ["unsupported version", (d) => ({ ...d, version: 2 }), "$.version: must be 1, got 2"],
   [
+    "f16 input (every backend takes float32 inputs)",
+    (d) => (d.inputs[0].dtype = "f16", d),
+    '$.inputs[0].dtype: must be one of "f32", got "f16"',
+  ],
+  [
     "wrong type: integer attribute",
     (d) => (d.nodes[0].attrs = { groups: 0 }, d),
     "$.nodes[0].attrs.groups: must be an integer >= 1, got 0",

@@ -21,6 +21,7 @@ import { basename, dirname } from "node:path";
 import { constValue, ImportContext, nodeValue, type Value } from "./context.ts";
 import { recognizeGelu } from "./gelu.ts";
 import type { Mapper } from "./mapper.ts";
+import { arityProblem } from "./arity.ts";
 import { MATH_MAPPERS } from "./ops_math.ts";
 import { MATMUL_MAPPERS } from "./ops_matmul.ts";
 import { NN_MAPPERS } from "./ops_nn.ts";
@@ -121,6 +122,8 @@ function mapNode(ctx: ImportContext, node: NodeProto, values: Map<string, Value>
   const mapper = Object.hasOwn(MAPPERS, op)
     ? MAPPERS[op]
     : ctx.fail(`unsupported op "${op}" (docs/onnx.md lists the ops refold maps)`);
+  const arity = arityProblem(op, (node.input ?? []).length);
+  if (arity) ctx.fail(arity);
   const inputs = (node.input ?? []).map((name) => {
     if (name === "") return undefined;
     return values.get(name) ??

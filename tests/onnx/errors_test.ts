@@ -290,3 +290,21 @@ Deno.test("a missing file is one line", async () => {
       error instanceof RefoldError && error.message === "/nonexistent/model.onnx: file not found",
   );
 });
+
+Deno.test("a node with the wrong number of inputs is an error, not silently truncated", () => {
+  const bytes = onnxModel({
+    inputs: [["x", [1, 4]]],
+    outputs: ["y"],
+    nodes: [{ op: "Relu", inputs: ["x", "x", "x"], outputs: ["y"], name: "act" }],
+  });
+  assert.equal(
+    refoldError(() => importOnnx(bytes, { file: "m.onnx" })),
+    'm.onnx: node #0 "act" (Relu, opset 17): takes 1 inputs, got 3',
+  );
+});
+
+Deno.test("every mapped op has an input arity", async () => {
+  const { MAPPERS } = await import("../../formats/onnx/import.ts");
+  const { INPUT_ARITY } = await import("../../formats/onnx/arity.ts");
+  assert.deepEqual(Object.keys(MAPPERS).filter((op) => !(op in INPUT_ARITY)), []);
+});

@@ -12,6 +12,8 @@
  * Also measured: the single-thread wasm peak (refold's 6x8 relaxed-simd
  * microkernel in L1) and streaming bandwidth; "x roof" is latency over the
  * roofline (bench/peers/roofline.ts), "plain" the plain-SIMD module.
+ * "2thr" runs the relaxed-simd model with `threads: 2` (large GEMMs split
+ * across a worker; cases (b) and (c)); "1/2thr" is its speedup over one thread.
  * Interleaving leaves every runner's weights cold (the others evict them
  * from the 32 MiB L3); the "warm" columns of (a) and (b) time each runner
  * back to back instead, the case of a model serving requests in a loop.
@@ -30,6 +32,10 @@ import { ortRunner } from "./peers/ort.ts";
 import { type Ceilings, measureBandwidth, measurePeak, roofline } from "./peers/roofline.ts";
 import { tfjsRunner } from "./peers/tfjs.ts";
 import { type Runner, timeBlocks, timeInterleaved } from "./peers/timing.ts";
+
+// The peers' Emscripten glue replaces globalThis.Worker with Node's worker_threads one when
+// they start; refold's threaded runner needs the web Worker it finds at import time.
+const WEB_WORKER = globalThis.Worker;
 
 const QUICK = Deno.args.includes("--quick");
 const ONLY = Deno.args.find((arg) => arg.startsWith("--only="))?.slice(7);
@@ -69,15 +75,21 @@ async function refoldRunner(
   graph: Graph,
   feeds: Record<string, Float32Array>,
   engine: "relaxed-simd" | "simd",
+  threads = 1,
 ) {
   const compiled = compileModel(graph);
+  const current = globalThis.Worker;
+  globalThis.Worker = WEB_WORKER;
   const model = await createModel(compiled.plan, compiled.modules, null, import.meta.url, {
     weights: compiled.weights,
     engine,
-  });
+    threads,
+  }).finally(() => globalThis.Worker = current);
+  if (model.threads !== threads) throw new Error(`bench: ${threads} threads did not start`);
   const first = graph.outputs[0].name;
   const run = async () => ((await model.run(feeds)) as Record<string, Float32Array>)[first];
-  return { name: `refold ${engine}`, run, output: run, dispose: () => model.dispose() };
+  const name = `refold ${engine}${threads > 1 ? ` ${threads} threads` : ""}`;
+  return { name, run, output: run, dispose: () => model.dispose() };
 }
 
 const pad = (text: string, width: number) => text.padStart(width);
@@ -99,7 +111,7 @@ async function main() {
     `${"case".padEnd(22)}${pad("refold ms", 10)}${pad("GFLOP/s", 9)}${pad("%peak", 7)}` +
       `${pad("x roof", 8)}${pad("plain ms", 10)}${pad("ORT ms", 9)}${pad("ORT/rf", 8)}` +
       `${pad("tfjs ms", 9)}${pad("tfjs/rf", 8)}${pad("warm rf", 9)}${pad("ORT/rf", 8)}` +
-      `${pad("tfjs/rf", 8)}  max rel diff`,
+      `${pad("tfjs/rf", 8)}${pad("2thr ms", 9)}${pad("1/2thr", 8)}  max rel diff`,
   );
   for (const item of CASES) {
     if (ONLY && !item.name.includes(ONLY)) continue;
@@ -113,17 +125,18 @@ async function main() {
       await ortRunner(graph, feeds),
       await tfjsRunner(graph, feeds),
     ];
+    if (item.group !== "a") runners.push(await refoldRunner(graph, feeds, "relaxed-simd", 2));
     const reference = await runners[0].output();
     let diff = 0;
     for (const runner of runners.slice(1)) {
       diff = Math.max(diff, compareArrays(await runner.output(), reference).relative);
     }
     const big = item.group === "c";
-    const [ours, plain, ort, tfjs] = await timeInterleaved(runners, {
+    const [ours, plain, ort, tfjs, two = NaN] = await timeInterleaved(runners, {
       warmup: QUICK ? 2 : 3,
       rounds: QUICK ? 5 : big ? 9 : 15,
     });
-    const warm = big ? [NaN, NaN, NaN, NaN] : await timeBlocks(runners, {
+    const warm = big ? [NaN, NaN, NaN, NaN] : await timeBlocks(runners.slice(0, 4), {
       warmup: 2,
       rounds: QUICK ? 5 : 15,
     });
@@ -134,9 +147,8 @@ async function main() {
         `${pad(fixed((100 * gflops) / ceilings.peak, 0), 7)}${pad(fixed(ours / roof), 8)}` +
         `${pad(fixed(plain, 3), 10)}${pad(fixed(ort, 3), 9)}${pad(fixed(ort / ours), 8)}` +
         `${pad(fixed(tfjs, 3), 9)}${pad(fixed(tfjs / ours), 8)}${pad(fixed(warm[0], 3), 9)}` +
-        `${pad(fixed(warm[2] / warm[0]), 8)}${pad(fixed(warm[3] / warm[0]), 8)}  ${
-          diff.toExponential(1)
-        }`,
+        `${pad(fixed(warm[2] / warm[0]), 8)}${pad(fixed(warm[3] / warm[0]), 8)}` +
+        `${pad(fixed(two, 3), 9)}${pad(fixed(ours / two), 8)}  ${diff.toExponential(1)}`,
     );
   }
 }

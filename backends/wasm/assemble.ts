@@ -35,6 +35,8 @@ const PASSES = [
 export interface AssembleOptions {
   /** Run binaryen's cleanup passes (default true). */
   readonly optimize?: boolean;
+  /** Enable atomics and shared memory (the threaded modules). */
+  readonly threads?: boolean;
 }
 
 /** Parses, validates and (by default) optimizes WAT; throws naming the problem. */
@@ -46,7 +48,7 @@ export function assemble(wat: string, options: AssembleOptions = {}): Uint8Array
     throw new Error(`wasm backend: generated WAT does not parse: ${(error as Error).message}`);
   }
   try {
-    module.setFeatures(FEATURES);
+    module.setFeatures(options.threads ? FEATURES | binaryen.Features.Atomics : FEATURES);
     if (!module.validate()) throw new Error("wasm backend: generated module does not validate");
     if (options.optimize ?? true) module.runPasses(PASSES);
     return module.emitBinary();

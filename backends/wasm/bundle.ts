@@ -14,12 +14,21 @@ export async function bundleModel(
   compiled: CompiledModel,
   inlineWeights: boolean,
 ): Promise<string> {
+  const threaded = compiled.modules.threaded;
   const entry = [
     `import { createModel } from ${runtimeImport("./wasm/runtime/model_runtime.ts")};`,
     `const PLAN = ${JSON.stringify(compiled.plan)};`,
     `const MODULES = {`,
     `  relaxed: ${JSON.stringify(toBase64(compiled.modules.relaxed))},`,
     `  plain: ${JSON.stringify(toBase64(compiled.modules.plain))},`,
+    ...(threaded
+      ? [
+        `  threaded: {`,
+        `    relaxed: ${JSON.stringify(toBase64(threaded.relaxed))},`,
+        `    plain: ${JSON.stringify(toBase64(threaded.plain))},`,
+        `  },`,
+      ]
+      : []),
     `};`,
     `const WEIGHTS = ${inlineWeights ? JSON.stringify(toBase64(compiled.weights)) : "null"};`,
     `/** Loads the model (docs/module-contract.md). */`,
@@ -41,7 +50,9 @@ export function declarations(compiled: CompiledModel): string {
     target: "wasm",
     loadOptions: [
       {
-        doc: "Worker threads where SharedArrayBuffer exists; this build runs single-threaded.",
+        doc: "Threads (default 1): large GEMMs split across module workers on a shared " +
+          "memory where SharedArrayBuffer and Worker exist (browsers: cross-origin " +
+          "isolated); otherwise one thread, silently.",
         text: "readonly threads?: number;",
       },
       {
@@ -51,6 +62,7 @@ export function declarations(compiled: CompiledModel): string {
     ],
     members: [
       { doc: 'Which module runs: "relaxed-simd" or "simd".', text: "readonly engine: string;" },
+      { doc: "Threads that actually run (1 after a fallback).", text: "readonly threads: number;" },
       { text: `run(input: Float32Array): Promise<${single}>;` },
       {
         text: "run(inputs: Readonly<Record<string, Float32Array>>): " +

@@ -6,9 +6,11 @@
  * construction.
  */
 import { RefoldError } from "../../ir/mod.ts";
+import type { ThreadGen } from "./kernels/context.ts";
 import { emitKernel, type Variant } from "./kernels/mod.ts";
 import { Resources } from "./resources.ts";
 import type { Schedule } from "./schedule.ts";
+import { addThreadSupport, threadedRun } from "./threads.ts";
 import { FuncBuilder, ModuleBuilder, sx } from "./wat.ts";
 
 /** A variant's WAT text, its memory layout and per-kernel function names. */
@@ -18,26 +20,51 @@ export interface VariantCode {
   readonly res: Resources;
   readonly pages: number;
   readonly functions: readonly string[];
+  readonly threaded?: ThreadedCode;
 }
 
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 
-function generate(schedule: Schedule, variant: Variant, res: Resources, pages: number) {
-  const mod = new ModuleBuilder(pages);
-  const run = new FuncBuilder("run", "run");
+function generate(
+  schedule: Schedule,
+  variant: Variant,
+  res: Resources,
+  pages: number,
+  threads?: ThreadGen,
+) {
+  const mod = new ModuleBuilder(pages, threads !== undefined);
   for (const { value } of [...schedule.inputs, ...schedule.outputs]) res.value(value);
-  const functions = schedule.kernels.map((kernel, index) => {
-    const name = emitKernel(kernel, { res, variant, mod, index });
-    run.emit(sx("call", `$${name}`));
-    return name;
-  });
-  mod.add(run);
+  const functions = schedule.kernels.map((kernel, index) =>
+    emitKernel(kernel, { res, variant, mod, index, threads })
+  );
+  if (threads) {
+    addThreadSupport(mod);
+    mod.add(threadedRun(functions, threads.split));
+  } else {
+    const run = new FuncBuilder("run", "run");
+    for (const name of functions) run.emit(sx("call", `$${name}`));
+    mod.add(run);
+  }
   return { mod, functions };
 }
 
-/** Generates the module text of `variant` for `schedule`. */
-export function generateVariant(schedule: Schedule, variant: Variant): VariantCode {
+/** The threaded module of a variant: its WAT and per-thread scratch bytes. */
+export interface ThreadedCode {
+  readonly wat: string;
+  readonly scratch: number;
+}
+
+/**
+ * Generates the module text of `variant` for `schedule`, and with
+ * `threadMinFlops` also the threaded module (same memory layout, so one
+ * plan places both), unless no GEMM is worth splitting.
+ */
+export function generateVariant(
+  schedule: Schedule,
+  variant: Variant,
+  options: { threadMinFlops?: number } = {},
+): VariantCode {
   const res = new Resources();
   generate(schedule, variant, res, 1);
   res.layout(schedule);
@@ -49,5 +76,11 @@ export function generateVariant(schedule: Schedule, variant: Variant): VariantCo
     );
   }
   const { mod, functions } = generate(schedule, variant, res, pages);
-  return { variant, wat: mod.print(), res, pages, functions };
+  let threaded: ThreadedCode | undefined;
+  if (options.threadMinFlops !== undefined) {
+    const threads: ThreadGen = { minFlops: options.threadMinFlops, split: new Map(), scratch: 0 };
+    const code = generate(schedule, variant, res, pages, threads);
+    if (threads.split.size > 0) threaded = { wat: code.mod.print(), scratch: threads.scratch };
+  }
+  return { variant, wat: mod.print(), res, pages, functions, threaded };
 }

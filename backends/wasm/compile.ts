@@ -9,7 +9,7 @@ import { assemble } from "./assemble.ts";
 import { generateVariant, type VariantCode } from "./codegen.ts";
 import { VARIANTS } from "./kernels/mod.ts";
 import { lowerGraph } from "./lower.ts";
-import type { ModelPlan, VariantPlan } from "./runtime/model_runtime.ts";
+import type { ModelModules, ModelPlan, VariantPlan } from "./runtime/model_runtime.ts";
 import type { Schedule, Value } from "./schedule.ts";
 
 /** A compiled model, before bundling. */
@@ -17,7 +17,7 @@ export interface CompiledModel {
   readonly schedule: Schedule;
   readonly plan: ModelPlan;
   readonly wat: { readonly relaxed: string; readonly plain: string };
-  readonly modules: { readonly relaxed: Uint8Array; readonly plain: Uint8Array };
+  readonly modules: ModelModules<Uint8Array>;
   readonly weights: Uint8Array;
   readonly notes: readonly string[];
 }
@@ -26,13 +26,21 @@ export interface CompiledModel {
 export interface CompileOptions {
   /** Run binaryen's optimizer on the modules (default true). */
   readonly optimize?: boolean;
+  /**
+   * GEMMs of at least this many flops are split across threads in the
+   * threaded modules (default 2e6: about 40 us single-threaded, well above
+   * a barrier's cost); Infinity emits no threaded modules.
+   */
+  readonly threadMinFlops?: number;
 }
 
 /** Lowers, generates and assembles `graph` for the wasm target. */
 export function compileModel(graph: Graph, options: CompileOptions = {}): CompiledModel {
   const schedule = lowerGraph(graph);
-  const relaxed = generateVariant(schedule, VARIANTS.relaxed);
-  const plain = generateVariant(schedule, VARIANTS.plain);
+  const minFlops = options.threadMinFlops ?? 2e6;
+  const threadMinFlops = Number.isFinite(minFlops) ? minFlops : undefined;
+  const relaxed = generateVariant(schedule, VARIANTS.relaxed, { threadMinFlops });
+  const plain = generateVariant(schedule, VARIANTS.plain, { threadMinFlops });
   const offsets = new Map<Value, number>();
   let floats = 0;
   for (const code of [relaxed, plain]) {
@@ -62,9 +70,17 @@ export function compileModel(graph: Graph, options: CompileOptions = {}): Compil
     relaxed: variantPlan(relaxed, schedule, offsets),
     plain: variantPlan(plain, schedule, offsets),
   };
-  const modules = {
+  const modules: ModelModules<Uint8Array> = {
     relaxed: assemble(relaxed.wat, options),
     plain: assemble(plain.wat, options),
+    ...(relaxed.threaded && plain.threaded
+      ? {
+        threaded: {
+          relaxed: assemble(relaxed.threaded.wat, { ...options, threads: true }),
+          plain: assemble(plain.threaded.wat, { ...options, threads: true }),
+        },
+      }
+      : {}),
   };
   return {
     schedule,
@@ -104,6 +120,7 @@ function variantPlan(
     })),
     inputs: schedule.inputs.map(({ value }) => res.value(value)),
     outputs: schedule.outputs.map(({ value }) => res.value(value)),
+    ...(code.threaded ? { threadScratch: code.threaded.scratch } : {}),
   };
 }
 

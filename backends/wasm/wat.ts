@@ -165,8 +165,11 @@ function isStatementList(value: Sx | readonly Sx[]): value is readonly Sx[] {
 /** Collects functions (deduplicated by name) and prints the module. */
 export class ModuleBuilder {
   readonly #funcs = new Map<string, Sx>();
+  /** Globals, printed before the functions. */
+  readonly globals: Sx[] = [];
 
-  constructor(readonly memoryPages: number) {}
+  /** `shared`: the memory is imported as env.memory, shared, for worker threads. */
+  constructor(readonly memoryPages: number, readonly shared = false) {}
 
   /** Adds a function; a second function with the same name is ignored (shared helpers). */
   add(func: FuncBuilder): void {
@@ -175,8 +178,15 @@ export class ModuleBuilder {
 
   /** The module text. */
   print(): string {
-    const memory = sx("memory", sx("export", '"memory"'), String(this.memoryPages));
-    return print(sx("module", memory, ...this.#funcs.values())) + "\n";
+    const memory = this.shared
+      ? sx(
+        "import",
+        '"env"',
+        '"memory"',
+        sx("memory", String(this.memoryPages), "65536", "shared"),
+      )
+      : sx("memory", sx("export", '"memory"'), String(this.memoryPages));
+    return print(sx("module", memory, ...this.globals, ...this.#funcs.values())) + "\n";
   }
 }
 

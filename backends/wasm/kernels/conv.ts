@@ -197,5 +197,5 @@ export function emitConv(kernel: ConvKernel, ctx: GenContext): string {
     partial,
     prologue,
   };
-  return emitGemm(plan, blocking, { scratch, variant, mod, epilogue });
+  return emitGemm(plan, blocking, { scratch, variant, mod, epilogue, threads: ctx.threads, index });
 }

@@ -19,6 +19,7 @@ import { type Access, rowAddress, storeVector } from "./access.ts";
 import { chainAccesses, type ChainStep, emitChain, rowLocals } from "./epilogue.ts";
 import { microkernel, microkernelName, NR, type Variant } from "./microkernel.ts";
 import type { ModuleBuilder } from "../wat.ts";
+import type { ThreadGen } from "./context.ts";
 
 /** Half of this machine's 1 MiB L2, per core. */
 const CHUNK_BUDGET = 512 * 1024;
@@ -78,17 +79,30 @@ export function gemmBlocking(s: GemmSide, v: GemmSide): Blocking {
 export function emitGemm(
   plan: GemmPlan,
   blocking: Blocking,
-  context: { scratch: number; variant: Variant; mod: ModuleBuilder; epilogue: string },
+  context: {
+    scratch: number;
+    variant: Variant;
+    mod: ModuleBuilder;
+    epilogue: string;
+    threads?: ThreadGen;
+    index?: number;
+  },
 ): string {
   const { variant, mod } = context;
   const fb = new FuncBuilder(plan.name);
+  const split = splitTiles(plan, blocking, context.threads);
+  if (split > 0) context.threads!.split.set(context.index!, split);
+  const lo = split > 0 ? fb.param("lo", "i32") : "", hi = split > 0 ? fb.param("hi", "i32") : "";
+  // A split driver keeps its tile and packing scratch in this thread's private region.
+  const scratchAt = (offset: number): Sx =>
+    split > 0 ? addr(sx("global.get", "$tbase"), offset) : i32(offset);
   const b = fb.local("b", "i32"), g = fb.local("g", "i32"), chunk = fb.local("chunk", "i32");
   const end = fb.local("end", "i32"), o = fb.local("o", "i32"), t = fb.local("t", "i32");
   const pa = fb.local("pa", "i32"), pb = fb.local("pb", "i32");
   const { innerIsS, chunkTiles } = blocking;
   const inner = innerIsS ? plan.s : plan.v, outer = innerIsS ? plan.v : plan.s;
-  const innerScratch = context.scratch;
-  const outerScratch = context.scratch + (inner.pack ? chunkTiles * inner.tileBytes : 0);
+  const innerScratch = split > 0 ? TILE_BYTES : context.scratch;
+  const outerScratch = innerScratch + (inner.pack ? chunkTiles * inner.tileBytes : 0);
   const mr = variant.mr;
   const lastRows = plan.s.rows - (plan.s.tiles - 1) * mr;
   const kernels = plan.s.tiles === 1 || lastRows === mr ? [lastRows] : [mr, lastRows];
@@ -103,7 +117,9 @@ export function emitGemm(
   const packCall = (side: GemmSide, tile: Sx, dst: Sx) =>
     sx("call", `$${side.pack!.fn}`, tile, side.pack!.batched && get(b), get(g), dst);
   const pointer = (side: GemmSide, tile: Sx, slot: Sx, scratch: number) =>
-    side.pack ? addr(i32(scratch), mul(slot, side.tileBytes)) : side.pointer!(tile, get(b), get(g));
+    side.pack
+      ? addr(scratchAt(scratch), mul(slot, side.tileBytes))
+      : side.pointer!(tile, get(b), get(g));
   const [mt, nt] = innerIsS ? [get(t), get(o)] : [get(o), get(t)];
   const slotInner = sx("i32.sub", get(t), get(chunk));
   const sPtr = innerIsS
@@ -112,7 +128,7 @@ export function emitGemm(
   const vPtr = innerIsS
     ? pointer(plan.v, nt, i32(0), outerScratch)
     : pointer(plan.v, nt, slotInner, innerScratch);
-  const tile = i32(TILE);
+  const tile = split > 0 ? scratchAt(0) : i32(TILE);
   const call = (rows: number) =>
     sx("call", `$${microkernelName(spec(rows))}`, get(pa), get(pb), i32(plan.k), tile);
   const isLastRows = sx("i32.eq", mt, i32(plan.s.tiles - 1));
@@ -144,24 +160,46 @@ export function emitGemm(
   );
   const innerPack = inner.pack
     ? forLoop(t, { start: get(chunk), end: get(end) }, [
-      packCall(inner, get(t), addr(i32(innerScratch), mul(slotInner, inner.tileBytes))),
+      packCall(inner, get(t), addr(scratchAt(innerScratch), mul(slotInner, inner.tileBytes))),
     ])
     : [];
-  const outerPack = outer.pack ? [packCall(outer, get(o), i32(outerScratch))] : [];
+  const outerPack = outer.pack ? [packCall(outer, get(o), scratchAt(outerScratch))] : [];
   const perGroup = forLoop(chunk, { start: 0, end: inner.tiles, step: chunkTiles }, [
     chunkEnd,
     ...innerPack,
-    ...forLoop(o, { start: 0, end: outer.tiles }, [
+    ...forLoop(o, split > 0 ? { start: get(lo), end: get(hi) } : { start: 0, end: outer.tiles }, [
       ...outerPack,
       ...forLoop(t, { start: get(chunk), end: get(end) }, [...multiply, epilogue]),
     ]),
   ]);
-  fb.emit(forLoop(b, { start: 0, end: plan.batch }, [
+  const body = forLoop(b, { start: 0, end: plan.batch }, [
     ...(plan.prologue ? plan.prologue(get(b)) : []),
     ...forLoop(g, { start: 0, end: plan.groups }, perGroup),
-  ]));
+  ]);
+  // Loops run at least once, so a thread given no tiles must skip the whole body.
+  fb.emit(split > 0 ? [ifElse(sx("i32.lt_u", get(lo), get(hi)), body)] : body);
   mod.add(fb);
   return plan.name;
+}
+
+/** Bytes of the accumulator tile at the start of a thread's private scratch. */
+export const TILE_BYTES = 256;
+
+/**
+ * How many outer tiles a threaded driver splits across threads (0: it runs
+ * on one). Splitting the outer loop gives each thread whole output tiles, so
+ * every element keeps the single-thread summation order; a driver with a
+ * per-image prologue (the padded copy, at one shared address) stays whole.
+ */
+function splitTiles(plan: GemmPlan, blocking: Blocking, threads?: ThreadGen): number {
+  if (!threads || plan.prologue) return 0;
+  const outer = blocking.innerIsS ? plan.v : plan.s;
+  const flops = 2 * plan.batch * plan.groups * plan.s.rows * plan.k * plan.v.tiles * NR *
+    plan.v.shifts.length;
+  if (outer.tiles < 2 || flops < threads.minFlops) return 0;
+  const bytes = TILE_BYTES + blocking.bytes;
+  threads.scratch = Math.max(threads.scratch, Math.ceil(bytes / 64) * 64);
+  return outer.tiles;
 }
 
 /**

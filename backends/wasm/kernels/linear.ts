@@ -115,5 +115,5 @@ export function emitLinear(kernel: LinearKernel, ctx: GenContext): string {
     n0: (nt: Sx, g: Sx) => addr(mul(g, n), mul(nt, NR)),
     partial: n % NR ? (nt: Sx) => sx("i32.eq", nt, i32(nTiles - 1)) : undefined,
   };
-  return emitGemm(plan, blocking, { scratch, variant, mod, epilogue });
+  return emitGemm(plan, blocking, { scratch, variant, mod, epilogue, threads: ctx.threads, index });
 }

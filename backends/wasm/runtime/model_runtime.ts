@@ -6,6 +6,7 @@
  * on inputs copied into linear memory. It imports nothing but the shared glue.
  */
 import { fromBase64, readWeights, type WeightsOption } from "../../runtime/files.ts";
+import { canThread, CONTROL_BYTES, startWorkers, type ThreadPool } from "./thread_pool.ts";
 import { normalizeInputs, type RunInput, shapeOutputs, type TensorInfo } from "../../runtime/io.ts";
 
 /** Memory placement of one module variant. */
@@ -34,6 +35,15 @@ export interface VariantPlan {
   }[];
   readonly inputs: readonly number[];
   readonly outputs: readonly number[];
+  /** Private scratch bytes per thread of the threaded module; absent: no threaded module. */
+  readonly threadScratch?: number;
+}
+
+/** The module bytes model.js carries: one per engine, and threaded ones when any GEMM splits. */
+export interface ModelModules<T> {
+  readonly relaxed: T;
+  readonly plain: T;
+  readonly threaded?: { readonly relaxed: T; readonly plain: T };
 }
 
 /** Everything model.js knows about its model. */
@@ -49,7 +59,13 @@ export interface ModelPlan {
 /** Options of load() (docs/module-contract.md). */
 export interface LoadOptions {
   readonly weights?: WeightsOption;
-  /** Accepted for the contract; this build runs single-threaded. */
+  /**
+   * Threads to run on (default 1). Above 1, large GEMMs are split across
+   * module workers sharing the memory, where SharedArrayBuffer and Worker
+   * exist (browsers: cross-origin isolated pages); elsewhere, or when the
+   * workers fail to start, the model silently runs on one thread. dispose()
+   * stops the workers.
+   */
   readonly threads?: number;
   /** Forces a module ("simd" runs the plain-SIMD fallback); default: detect relaxed-simd. */
   readonly engine?: "relaxed-simd" | "simd";
@@ -61,6 +77,8 @@ export interface LoadedModel {
   readonly outputs: readonly TensorInfo[];
   /** "relaxed-simd" or "simd": which module runs. */
   readonly engine: string;
+  /** Threads that actually run (1 after a fallback). */
+  readonly threads: number;
   run(input: RunInput): Promise<Float32Array | Record<string, Float32Array>>;
   dispose(): void;
 }
@@ -133,40 +151,57 @@ export function place(plan: VariantPlan, memory: ArrayBuffer, weights: Float32Ar
   }
 }
 
+/** A started module: its memory and how to run it once. */
+interface Started {
+  readonly memory: WebAssembly.Memory;
+  readonly threads: number;
+  invoke(): void;
+  stop(): void;
+}
+
 /** Instantiates a model from its plan, base64 modules and weights. */
 export async function createModel(
   plan: ModelPlan,
-  modules: { readonly relaxed: string | Uint8Array; readonly plain: string | Uint8Array },
+  modules: ModelModules<string | Uint8Array>,
   inlineWeights: string | null,
   base: string,
   options: LoadOptions = {},
 ): Promise<LoadedModel> {
   const relaxed = options.engine ? options.engine === "relaxed-simd" : hasRelaxedSimd();
   const variant = relaxed ? plan.relaxed : plan.plain;
-  const code = relaxed ? modules.relaxed : modules.plain;
-  const bytes = typeof code === "string" ? fromBase64(code) : code;
-  const weights = await readWeights(base, options.weights, {
-    embedded: inlineWeights,
-    file: "weights.bin",
-    byteLength: plan.weightBytes,
-  });
-  const instance = await WebAssembly.instantiate(
-    await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
+  const weights = asFloats(
+    await readWeights(base, options.weights, {
+      embedded: inlineWeights,
+      file: "weights.bin",
+      byteLength: plan.weightBytes,
+    }),
   );
-  let exports: WebAssembly.Exports | undefined = instance.exports;
-  const memory = instance.exports.memory as WebAssembly.Memory;
-  place(variant, memory.buffer, asFloats(weights));
+  const threads = Math.max(1, Math.floor(options.threads ?? 1));
+  const threaded = modules.threaded &&
+    (relaxed ? modules.threaded.relaxed : modules.threaded.plain);
+  let started: Started | undefined;
+  if (threads > 1 && threaded && variant.threadScratch && canThread()) {
+    started = await startThreaded(variant, bytesOf(threaded), weights, threads);
+  }
+  started ??= await startSingle(
+    variant,
+    bytesOf(relaxed ? modules.relaxed : modules.plain),
+    weights,
+  );
+  const { memory } = started;
+  let live = true;
   return {
     inputs: plan.inputs,
     outputs: plan.outputs,
     engine: relaxed ? "relaxed-simd" : "simd",
+    threads: started.threads,
     run(given: RunInput) {
       try {
-        if (!exports) throw new Error("refold: run() after dispose()");
+        if (!live) throw new Error("refold: run() after dispose()");
         const inputs = normalizeInputs(plan.inputs, given);
         const f32 = new Float32Array(memory.buffer);
         inputs.forEach((data, i) => f32.set(data, variant.inputs[i] >>> 2));
-        (exports.run as () => void)();
+        started!.invoke();
         const outputs = plan.outputs.map((info, i) => {
           const start = variant.outputs[i] >>> 2;
           return f32.slice(start, start + info.shape.reduce((a, d) => a * d, 1));
@@ -177,7 +212,67 @@ export async function createModel(
       }
     },
     dispose() {
-      exports = undefined;
+      if (live) started!.stop();
+      live = false;
+    },
+  };
+}
+
+function bytesOf(code: string | Uint8Array): Uint8Array<ArrayBuffer> {
+  return (typeof code === "string" ? fromBase64(code) : code) as Uint8Array<ArrayBuffer>;
+}
+
+async function startSingle(
+  variant: VariantPlan,
+  bytes: Uint8Array<ArrayBuffer>,
+  weights: Float32Array,
+): Promise<Started> {
+  const instance = await WebAssembly.instantiate(await WebAssembly.compile(bytes));
+  const memory = instance.exports.memory as WebAssembly.Memory;
+  place(variant, memory.buffer, weights);
+  return { memory, threads: 1, invoke: instance.exports.run as () => void, stop() {} };
+}
+
+/**
+ * The threaded module on a shared memory sized for the static layout, the
+ * control block and each thread's scratch; undefined when workers cannot start.
+ */
+async function startThreaded(
+  variant: VariantPlan,
+  bytes: Uint8Array<ArrayBuffer>,
+  weights: Float32Array,
+  threads: number,
+): Promise<Started | undefined> {
+  const PAGE = 65536;
+  const control = variant.pages * PAGE;
+  const scratch = (tid: number) => control + CONTROL_BYTES + tid * variant.threadScratch!;
+  const pages = Math.ceil(scratch(threads) / PAGE);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const module = await WebAssembly.compile(bytes);
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  (instance.exports.init as (control: number, scratch: number) => void)(control, scratch(0));
+  place(variant, memory.buffer, weights);
+  let pool: ThreadPool;
+  try {
+    pool = await startWorkers(module, memory, { threads, control, scratch });
+  } catch {
+    return undefined;
+  }
+  const block = new Int32Array(memory.buffer, control, 4);
+  const run = instance.exports.run as (tid: number, threads: number) => void;
+  return {
+    memory,
+    threads,
+    invoke() {
+      Atomics.add(block, 0, 1);
+      Atomics.notify(block, 0);
+      run(0, threads);
+    },
+    stop() {
+      Atomics.store(block, 3, 1);
+      Atomics.add(block, 0, 1);
+      Atomics.notify(block, 0);
+      pool.terminate();
     },
   };
 }

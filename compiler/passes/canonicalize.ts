@@ -13,6 +13,8 @@
  *   x + 0, 0 + x, x - 0, x * 1, 1 * x, x / 1 -> x   when broadcasting does not grow x
  *   relu(reshape(x)) (any unary op)  -> reshape(relu(x))
  *   conv2d(x[N',K,1,1], w[O,K/g,1,1]) -> reshape(linear{groups=g}(reshape(x, [N',K]), w[O,K/g]), [N',O,1,1])
+ *   linear(x, W, b) + c              -> linear(x, W, b + c)   c constant along the features only,
+ *                                                             the linear read by nothing else
  *   two nodes with equal op, attributes and inputs -> one            (CSE)
  *   nodes no output reaches          -> gone                          (DCE: a graph is what its outputs reach)
  *
@@ -162,6 +164,37 @@ const unaryBeforeView: Rule = (node, env) => {
   return env.make("reshape", [inner], { shape: node.type.shape });
 };
 
+/**
+ * A constant added after an FC is its bias: torch exports Linear on 3-D input as
+ * MatMul + Add, and refold's own grouped-FC export leaves the bias as an Add.
+ */
+const biasIntoLinear: Rule = (node, env) => {
+  if (node.op !== "add") return undefined;
+  for (const [fc, other] of [node.inputs, [...node.inputs].reverse()]) {
+    if (fc.op !== "linear" || !env.uses.only(fc) || !sameShape(fc.type.shape, node.type.shape)) {
+      continue;
+    }
+    const added = constant(other), [x, w, b] = fc.inputs;
+    const features = fc.type.shape[fc.type.shape.length - 1];
+    const shape = other.type.shape, last = shape[shape.length - 1] ?? 1;
+    const alongFeatures = shape.slice(0, -1).every((dim) => dim === 1) &&
+      (last === features || last === 1);
+    if (!added || !alongFeatures || (b && !constant(b))) continue;
+    const bias = new Float32Array(features);
+    for (let i = 0; i < features; i++) {
+      bias[i] = (constant(b)?.[i] ?? 0) + added[last === 1 ? 0 : i];
+    }
+    const stem = isWeight(w) ? w.attrs.name : "linear";
+    const name = env.names.derive(stem, "const", "bias");
+    return env.make(
+      "linear",
+      [x, w, makeWeight(name, [features], bias)],
+      fc.attrs as OpAttrs["linear"],
+    );
+  }
+  return undefined;
+};
+
 const RULES: readonly Rule[] = [
   foldConstants,
   flattenToReshape,
@@ -170,6 +203,7 @@ const RULES: readonly Rule[] = [
   dropNeutral,
   unaryBeforeView,
   pointwiseConvToLinear,
+  biasIntoLinear,
 ];
 
 function canonicalizeGraph(graph: Graph): Graph {

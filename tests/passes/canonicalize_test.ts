@@ -130,6 +130,41 @@ snapshotCase(snap, pass, "negative: constants that change the value stay", {
   weights: (name, shape) => name === "zero" ? new Float32Array(shape[0] * shape[1]) : undefined,
 });
 
+snapshotCase(snap, pass, "a constant added after an FC becomes its bias", {
+  intent:
+    "torch's MatMul + Add on 3-D input: the Add (on top of an existing bias) is the FC's bias",
+  input: `graph "bias" {
+    %x = input "x" : f32[2,5,3]
+    %w = weight "fc.weight" : f32[4,3]
+    %b = weight "fc.bias" : f32[4]
+    %l = linear(%x, %w, %b) {groups=1} : f32[2,5,4]
+    %c = weight "extra" : f32[1,1,4]
+    %a = add(%c, %l) : f32[2,5,4]
+    output "y" = %a
+  }`,
+});
+
+snapshotCase(
+  snap,
+  pass,
+  "negative: an FC read twice, or a constant varying over rows, keeps its add",
+  {
+    intent: "folding would change the other reader, or the constant is no per-feature bias",
+    unchanged: true,
+    input: `graph "not a bias" {
+    %x = input "x" : f32[2,3]
+    %w = weight "fc.weight" : f32[4,3]
+    %l = linear(%x, %w) {groups=1} : f32[2,4]
+    %c = weight "rows" : f32[2,1]
+    %a = add(%l, %c) : f32[2,4]
+    %d = weight "feat" : f32[4]
+    %e = add(%l, %d) : f32[2,4]
+    output "y" = %a
+    output "z" = %e
+  }`,
+  },
+);
+
 Deno.test("canonicalize is idempotent on its own output", () => {
   const text = `graph "twice" {
     %x = input "x" : f32[2,3,2,2]

@@ -6,7 +6,7 @@
  * largest first, at the lowest gap free for the whole lifetime (the
  * "greedy by size" planner TFLite uses); the peak is what the CLI reports.
  */
-import { inputsOf, outputOf, type Schedule, type Value } from "./schedule.ts";
+import { liveIntervals, type Program, stepOf, type Value } from "../plan/mod.ts";
 
 /** Arena offsets of values and kernel scratch, and the arena's size. */
 export interface ArenaPlan {
@@ -26,23 +26,18 @@ interface Item {
   offset: number;
 }
 
-/** Plans the arena for `schedule` plus `scratch` bytes per kernel index. */
-export function planArena(schedule: Schedule, scratch: ReadonlyMap<number, number>): ArenaPlan {
-  const end = schedule.kernels.length;
-  const first = new Map<Value, number>(), last = new Map<Value, number>();
-  for (const { value } of schedule.inputs) first.set(value, -1);
-  schedule.kernels.forEach((kernel, index) => {
-    const out = outputOf(kernel);
-    if (!first.has(out)) first.set(out, index);
-    last.set(out, Math.max(last.get(out) ?? index, index));
-    for (const value of inputsOf(kernel)) last.set(value, index);
-  });
-  for (const { value } of schedule.outputs) last.set(value, end);
+/** Plans the arena for `program` plus `scratch` bytes per kernel index. */
+export function planArena(program: Program, scratch: ReadonlyMap<number, number>): ArenaPlan {
+  const intervals = liveIntervals(
+    program.kernels.map(stepOf),
+    program.inputs.map((port) => port.value),
+    program.outputs.map((port) => port.value),
+  );
   const items: Item[] = [];
-  for (const [value, start] of first) {
-    if (value.home !== "arena") continue;
+  for (const [value, { first, last }] of intervals) {
+    if (value.kind === "weight") continue;
     const bytes = Math.ceil((value.size * 4 + SLACK) / 64) * 64;
-    items.push({ key: value, bytes, first: start, last: last.get(value) ?? start, offset: 0 });
+    items.push({ key: value, bytes, first, last, offset: 0 });
   }
   for (const [index, size] of scratch) {
     if (size > 0) {

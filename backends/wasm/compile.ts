@@ -1,20 +1,39 @@
 /**
- * Graph -> everything model.js needs: the schedule, both module variants
- * (WAT and assembled bytes), weights.bin and the runtime plan that places
- * weights and tables in memory. The backend bundles this into files; tests
- * and the benchmark instantiate it directly.
+ * Graph -> everything model.js needs: the plan's program, both module
+ * variants (WAT and assembled bytes), weights.bin and the runtime plan that
+ * places weights and tables in memory. The backend bundles this into files;
+ * tests and the benchmark instantiate it directly.
  */
 import type { Graph } from "../../ir/mod.ts";
+import {
+  type Kernel,
+  planProgram,
+  type Program,
+  type TargetCaps,
+  type Value,
+} from "../plan/mod.ts";
 import { assemble } from "./assemble.ts";
 import { generateVariant, type VariantCode } from "./codegen.ts";
 import { VARIANTS } from "./kernels/mod.ts";
-import { lowerGraph } from "./lower.ts";
 import type { ModelModules, ModelPlan, VariantPlan } from "./runtime/model_runtime.ts";
-import type { Schedule, Value } from "./schedule.ts";
+
+/**
+ * What the wasm kernels address: one view layer (index tables hold one
+ * layer's offsets), convs and pools with one stride per input axis, no
+ * binding limit, and prologues in linear layers (their A is gathered per
+ * tile anyway; convs read their input in place).
+ */
+export const WASM_CAPS: TargetCaps = {
+  name: "wasm",
+  maxBindings: Infinity,
+  prologue: new Set(["linear"]),
+  viewLayers: 1,
+  stridedWindows: true,
+};
 
 /** A compiled model, before bundling. */
 export interface CompiledModel {
-  readonly schedule: Schedule;
+  readonly program: Program;
   readonly plan: ModelPlan;
   readonly wat: { readonly relaxed: string; readonly plain: string };
   readonly modules: ModelModules<Uint8Array>;
@@ -36,11 +55,11 @@ export interface CompileOptions {
 
 /** Lowers, generates and assembles `graph` for the wasm target. */
 export function compileModel(graph: Graph, options: CompileOptions = {}): CompiledModel {
-  const schedule = lowerGraph(graph);
+  const program = planProgram(graph, WASM_CAPS);
   const minFlops = options.threadMinFlops ?? 2e6;
   const threadMinFlops = Number.isFinite(minFlops) ? minFlops : undefined;
-  const relaxed = generateVariant(schedule, VARIANTS.relaxed, { threadMinFlops });
-  const plain = generateVariant(schedule, VARIANTS.plain, { threadMinFlops });
+  const relaxed = generateVariant(program, VARIANTS.relaxed, { threadMinFlops });
+  const plain = generateVariant(program, VARIANTS.plain, { threadMinFlops });
   const offsets = new Map<Value, number>();
   let floats = 0;
   for (const code of [relaxed, plain]) {
@@ -57,18 +76,18 @@ export function compileModel(graph: Graph, options: CompileOptions = {}): Compil
   }
   const weights = new Float32Array(floats);
   for (const [value, offset] of offsets) weights.set(value.data!, offset);
-  const info = (entries: Schedule["inputs"]) =>
+  const info = (entries: Program["inputs"]) =>
     entries.map(({ name, value }) => ({
       name,
       shape: [...value.shape],
       dtype: "float32" as const,
     }));
   const plan: ModelPlan = {
-    inputs: info(schedule.inputs),
-    outputs: info(schedule.outputs),
+    inputs: info(program.inputs),
+    outputs: info(program.outputs),
     weightBytes: weights.byteLength,
-    relaxed: variantPlan(relaxed, schedule, offsets),
-    plain: variantPlan(plain, schedule, offsets),
+    relaxed: variantPlan(relaxed, program, offsets),
+    plain: variantPlan(plain, program, offsets),
   };
   const modules: ModelModules<Uint8Array> = {
     relaxed: assemble(relaxed.wat, options),
@@ -83,18 +102,18 @@ export function compileModel(graph: Graph, options: CompileOptions = {}): Compil
       : {}),
   };
   return {
-    schedule,
+    program,
     plan,
     wat: { relaxed: relaxed.wat, plain: plain.wat },
     modules,
     weights: new Uint8Array(weights.buffer),
-    notes: notesOf(schedule, relaxed, plain, modules),
+    notes: notesOf(program, relaxed, plain, modules),
   };
 }
 
 function variantPlan(
   code: VariantCode,
-  schedule: Schedule,
+  program: Program,
   offsets: ReadonlyMap<Value, number>,
 ): VariantPlan {
   const { res } = code;
@@ -118,22 +137,28 @@ function variantPlan(
       panel: spec.panel,
       taps: spec.taps ?? 1,
     })),
-    inputs: schedule.inputs.map(({ value }) => res.value(value)),
-    outputs: schedule.outputs.map(({ value }) => res.value(value)),
+    inputs: program.inputs.map(({ value }) => res.value(value)),
+    outputs: program.outputs.map(({ value }) => res.value(value)),
     ...(code.threaded ? { threadScratch: code.threaded.scratch } : {}),
   };
 }
 
+/** The kind a kernel is counted as in the notes. */
+function kindOf(kernel: Kernel): string {
+  if (kernel.kind === "pool") return `${kernel.mode}pool`;
+  if (kernel.kind === "gemm") return kernel.shape.op;
+  return "elementwise";
+}
+
 function notesOf(
-  schedule: Schedule,
+  program: Program,
   relaxed: VariantCode,
   plain: VariantCode,
   modules: CompiledModel["modules"],
 ): string[] {
   const counts = new Map<string, number>();
-  for (const kernel of schedule.kernels) {
-    const kind = kernel.kind === "pool" ? `${kernel.mode}pool` : kernel.kind;
-    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  for (const kernel of program.kernels) {
+    counts.set(kindOf(kernel), (counts.get(kindOf(kernel)) ?? 0) + 1);
   }
   const kinds = [...counts].map(([kind, count]) => `${count} ${kind}`).join(", ");
   return [

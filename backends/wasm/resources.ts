@@ -8,9 +8,8 @@
  * Memory map: [0, 64) zeros; [64, 320) the GEMM tile; tables; weights; the
  * activation arena (planned by liveness in arena.ts).
  */
+import type { Dim, Program, Value } from "../plan/mod.ts";
 import { planArena, SLACK } from "./arena.ts";
-import type { Schedule, Value } from "./schedule.ts";
-import type { Dim } from "./views.ts";
 
 /** Address of the GEMM accumulator tile the microkernels write and epilogues read. */
 export const TILE = 64;
@@ -58,7 +57,7 @@ export class Resources {
 
   /** Registers a weight read in its stored layout; returns its address. */
   weight(value: Value): number {
-    if (value.home !== "weight") return this.value(value);
+    if (value.kind !== "weight") return this.value(value);
     let entry = this.canonical.get(value);
     if (!entry) this.canonical.set(value, entry = { address: -1 });
     return entry.address;
@@ -86,12 +85,12 @@ export class Resources {
 
   /** The address of a value: weights region or arena. */
   value(value: Value): number {
-    if (value.home === "weight") return this.weight(value);
+    if (value.kind === "weight") return this.weight(value);
     return this.#values.get(value) ?? -1;
   }
 
   /** Assigns addresses to every registered resource and arena value. */
-  layout(schedule: Schedule): void {
+  layout(program: Program): void {
     let at = TABLE_START;
     for (const entry of this.tables.values()) {
       entry.address = at;
@@ -105,7 +104,7 @@ export class Resources {
       entry.address = at;
       at = align(at + entry.bytes + SLACK);
     }
-    const arena = planArena(schedule, this.scratch);
+    const arena = planArena(program, this.scratch);
     this.#values = new Map([...arena.values].map(([value, offset]) => [value, at + offset]));
     this.#scratchAt = new Map([...arena.scratch].map(([index, offset]) => [index, at + offset]));
     this.arenaPeak = arena.peak;

@@ -1,18 +1,19 @@
 /**
- * Compile-time planning: lowers a deployed graph to kernels, assigns buffers
- * by liveness, lays out the weight pages, renders WGSL and checks everything
+ * Compile-time planning: the backend-neutral plan (backends/plan) with this
+ * target's capabilities, scheduled into WebGPU kernels, buffers assigned by
+ * liveness, weight pages laid out, WGSL rendered and everything checked
  * against the device limits (the WebGPU defaults unless overridden), so an
  * emitted model is known to fit before it ever meets a device.
  */
-import { type Graph, RefoldError, verifyGraph } from "../../ir/mod.ts";
-import { groupNodes } from "./group.ts";
+import { type Graph, RefoldError } from "../../ir/mod.ts";
+import { planProgram, type TargetCaps } from "../plan/mod.ts";
+import { assignBuffers, type Assignment } from "./buffers.ts";
 import { type GpuLimits, PLAN_ELEMENT_BYTES, resolveLimits } from "./limits.ts";
-import { assignBuffers } from "./liveness.ts";
-import { Lowerer } from "./lower.ts";
-import { lowerConv, lowerLinear } from "./lower_gemm.ts";
 import { planDispatches, renderKernel } from "./render.ts";
-import type { BindingPlan, KernelPlan, Plan } from "./runtime/plan.ts";
-import { layoutPages } from "./weights.ts";
+import type { BindingPlan, KernelPlan, Plan, RequiredLimits } from "./runtime/plan.ts";
+import { type Scheduled, scheduleWebGpu } from "./schedule.ts";
+import type { Storage } from "./kernels/shader.ts";
+import { layoutPages, type PageLayout, type WeightEntry } from "./weights.ts";
 
 /** Options of planning. */
 export interface PlanOptions {
@@ -35,38 +36,35 @@ export interface CompiledPlan {
   };
 }
 
-/** Plans `graph` for WebGPU. */
-export function planWebGpu(graph: Graph, options: PlanOptions = {}): CompiledPlan {
-  const limits = resolveLimits(options.limits);
-  verifyGraph(graph, "webgpu");
-  const lowerer = new Lowerer(limits);
-  const inputs = graph.inputs.map((input) => ({
-    name: input.attrs.name,
-    shape: input.type.shape,
-    value: lowerer.materialize(input, "input"),
-  }));
-  for (const group of groupNodes(graph, limits.maxStorageBuffersPerShaderStage)) {
-    if (group.core.op === "linear") lowerLinear(lowerer, group);
-    else if (group.core.op === "conv2d") lowerConv(lowerer, group);
-    else lowerer.lowerGroup(group);
-  }
-  const outputs = graph.outputs.map(({ name, node }) => lowerer.port(name, node));
-  const { values, kernels } = lowerer;
-  const { buffers, bufferOf } = assignBuffers(values, kernels);
-  const entries = lowerer.weights.entries;
-  const layout = layoutPages(entries, limits);
+/**
+ * What WGSL kernels address: any number of view layers (offset functions
+ * divide through each), prologues in every GEMM, indexed windows, and at
+ * most maxStorageBuffersPerShaderStage bindings per kernel.
+ */
+export function webgpuCaps(limits: GpuLimits): TargetCaps {
+  return {
+    name: "webgpu",
+    maxBindings: limits.maxStorageBuffersPerShaderStage,
+    prologue: new Set(["linear", "conv"]),
+    viewLayers: Infinity,
+    stridedWindows: false,
+  };
+}
 
+/** Renders every kernel, deduplicating shaders by text; checks bindings and workgroup memory. */
+function renderAll(scheduled: Scheduled, bufferOf: readonly number[], limits: GpuLimits) {
+  const { values, kernels, weights } = scheduled;
   const shaders: string[] = [];
   const shaderIndex = new Map<string, number>();
-  const kernelPlans: KernelPlan[] = [];
-  let maxBindings = 0, maxDimension = 1, maxStorage = 0;
+  const plans: KernelPlan[] = [];
+  const storage: Storage = {
+    classOf: (ref) => ref.kind === "weight" ? "wt" : values[ref.id].role === "act" ? "act" : "f32",
+    refOf: (value) =>
+      value.kind === "weight" ? weights.raw(value) : { kind: "value", id: value.id },
+  };
   for (const spec of kernels) {
     const outClass = values[spec.out.id].role === "act" ? "act" : "f32";
-    const rendered = renderKernel(
-      spec,
-      (ref) => ref.kind === "weight" ? "wt" : values[ref.id].role === "act" ? "act" : "f32",
-      outClass,
-    );
+    const rendered = renderKernel(spec, storage, outClass);
     const bindings: BindingPlan[] = [
       ...rendered.refs.map((ref) =>
         ref.kind === "weight" ? { entry: ref.id } : { buffer: bufferOf[ref.id] }
@@ -84,25 +82,26 @@ export function planWebGpu(graph: Graph, options: PlanOptions = {}): CompiledPla
       shaderIndex.set(rendered.code, shader = shaders.length);
       shaders.push(rendered.code);
     }
-    const dispatches = planDispatches(rendered.workgroups, limits.maxComputeWorkgroupsPerDimension);
-    for (const dispatch of dispatches) maxDimension = Math.max(maxDimension, ...dispatch.size);
-    maxBindings = Math.max(maxBindings, bindings.length);
-    maxStorage = Math.max(maxStorage, rendered.workgroupStorage);
-    kernelPlans.push({
+    plans.push({
       label: spec.label,
       shader,
       bindings,
-      dispatches,
+      dispatches: planDispatches(rendered.workgroups, limits.maxComputeWorkgroupsPerDimension),
       workgroupStorage: rendered.workgroupStorage,
     });
   }
-  if (maxStorage > limits.maxComputeWorkgroupStorageSize) {
+  const storageBytes = Math.max(0, ...plans.map((plan) => plan.workgroupStorage));
+  if (storageBytes > limits.maxComputeWorkgroupStorageSize) {
     throw new RefoldError(
-      `webgpu: kernels need ${maxStorage} bytes of workgroup memory, over ` +
+      `webgpu: kernels need ${storageBytes} bytes of workgroup memory, over ` +
         `maxComputeWorkgroupStorageSize ${limits.maxComputeWorkgroupStorageSize}`,
     );
   }
+  return { shaders, kernels: plans };
+}
 
+/** The weight entries laid out page after page in one array. */
+function weightFile(entries: readonly WeightEntry[], layout: PageLayout): Float32Array {
   const pageStarts: number[] = [];
   let total = 0;
   for (const page of layout.pages) {
@@ -114,45 +113,67 @@ export function planWebGpu(graph: Graph, options: PlanOptions = {}): CompiledPla
     const { page, offset } = layout.placement[i];
     weights.set(entry.data, pageStarts[page] + offset);
   });
-  const largestBinding = Math.max(
-    0,
-    ...buffers.map((buffer) => buffer.elements),
-    ...entries.map((entry) => entry.data.length),
-  ) * PLAN_ELEMENT_BYTES;
-  const largestBuffer = Math.max(
-    0,
-    ...buffers.map((buffer) => buffer.elements),
-    ...layout.pages.map((page) => page.elements),
-  ) * PLAN_ELEMENT_BYTES;
+  return weights;
+}
+
+/** The limits the plan needs of its device. */
+function requiredLimits(
+  buffers: Assignment["buffers"],
+  entries: readonly WeightEntry[],
+  layout: PageLayout,
+  kernels: readonly KernelPlan[],
+): RequiredLimits {
+  const largest = (sizes: number[]) => Math.max(0, ...sizes) * PLAN_ELEMENT_BYTES;
+  const bufferSizes = buffers.map((buffer) => buffer.elements);
+  return {
+    maxStorageBufferBindingSize: largest([...bufferSizes, ...entries.map((e) => e.data.length)]),
+    maxBufferSize: largest([...bufferSizes, ...layout.pages.map((page) => page.elements)]),
+    maxStorageBuffersPerShaderStage: Math.max(0, ...kernels.map((k) => k.bindings.length)),
+    maxComputeWorkgroupsPerDimension: Math.max(
+      1,
+      ...kernels.flatMap((k) => k.dispatches.flatMap((dispatch) => dispatch.size)),
+    ),
+    maxComputeWorkgroupStorageSize: Math.max(0, ...kernels.map((k) => k.workgroupStorage)),
+  };
+}
+
+/** Plans `graph` for WebGPU. */
+export function planWebGpu(graph: Graph, options: PlanOptions = {}): CompiledPlan {
+  const limits = resolveLimits(options.limits);
+  const program = planProgram(graph, webgpuCaps(limits));
+  const scheduled = scheduleWebGpu(program, limits);
+  const { buffers, bufferOf } = assignBuffers(scheduled.values, scheduled.kernels);
+  const rendered = renderAll(scheduled, bufferOf, limits);
+  const entries = scheduled.weights.entries;
+  const layout = layoutPages(entries, limits);
+  const port = (p: Scheduled["inputs"][number]) => ({
+    name: p.name,
+    shape: p.shape,
+    buffer: bufferOf[p.value],
+  });
   const plan: Plan = {
     name: graph.name,
     f16: options.f16 ?? false,
-    inputs: inputs.map((port) => ({ ...port, buffer: bufferOf[port.value], value: undefined })),
-    outputs: outputs.map((port) => ({ ...port, buffer: bufferOf[port.value], value: undefined })),
+    inputs: scheduled.inputs.map(port),
+    outputs: scheduled.outputs.map(port),
     buffers,
     pages: layout.pages.map((page) => page.elements),
     entries: entries.map((entry, i) => ({ ...layout.placement[i], elements: entry.data.length })),
-    shaders,
-    kernels: kernelPlans,
-    limits: {
-      maxStorageBufferBindingSize: largestBinding,
-      maxBufferSize: largestBuffer,
-      maxStorageBuffersPerShaderStage: maxBindings,
-      maxComputeWorkgroupsPerDimension: maxDimension,
-      maxComputeWorkgroupStorageSize: maxStorage,
-    },
+    shaders: rendered.shaders,
+    kernels: rendered.kernels,
+    limits: requiredLimits(buffers, entries, layout, rendered.kernels),
   };
   const split = new Set(
-    kernels.filter((k) => k.kind === "gemm" && k.label.includes("[part ")).map(
+    scheduled.kernels.filter((k) => k.kind === "gemm" && k.label.includes("[part ")).map(
       (k) => k.out.id,
     ),
   );
   return {
     plan: JSON.parse(JSON.stringify(plan)),
-    weights,
+    weights: weightFile(entries, layout),
     stats: {
-      kernels: kernels.length,
-      dispatches: kernelPlans.reduce((sum, kernel) => sum + kernel.dispatches.length, 0),
+      kernels: scheduled.kernels.length,
+      dispatches: rendered.kernels.reduce((sum, kernel) => sum + kernel.dispatches.length, 0),
       activationBytes: buffers.reduce((sum, b) => sum + b.elements, 0) * PLAN_ELEMENT_BYTES,
       weightBytes: entries.reduce((sum, e) => sum + e.data.length, 0) * PLAN_ELEMENT_BYTES,
       splitLayers: split.size,

@@ -12,7 +12,7 @@ import { GEMV_MAX_ROWS, renderGemv } from "./kernels/gemv.ts";
 import { renderReduce } from "./kernels/split.ts";
 import { renderMap } from "./kernels/map.ts";
 import { renderPool } from "./kernels/pool.ts";
-import { ShaderBuilder, type StorageClass, type StorageOf } from "./kernels/shader.ts";
+import { ShaderBuilder, type Storage, type StorageClass } from "./kernels/shader.ts";
 import type { GemmSpec, KernelSpec, Ref } from "./spec.ts";
 
 /** A rendered kernel. */
@@ -45,10 +45,10 @@ const RENDERERS: Record<KernelSpec["kind"], Renderer> = {
 /** Renders a kernel whose output is stored as `outClass`. */
 export function renderKernel(
   spec: KernelSpec,
-  storageOf: StorageOf,
+  storage: Storage,
   outClass: StorageClass,
 ): RenderedKernel {
-  const shader = new ShaderBuilder(storageOf);
+  const shader = new ShaderBuilder(storage);
   const { body, workgroups } = RENDERERS[spec.kind](spec as never, shader, outClass);
   const code = shader.render(`${spec.kind}: ${spec.label}`, outClass, body);
   const workgroupStorage = spec.kind === "gemm" && spec.m > GEMV_MAX_ROWS

@@ -1,51 +1,23 @@
 /**
- * Kernel specifications: what the lowering decides and the WGSL generators
- * render. A kernel reads through expressions whose leaves load a value or a
- * weight through an access, computes its core (GEMM, convolution, pooling or
- * nothing for plain elementwise maps), and applies an epilogue expression in
- * its output coordinates before one store through the output access.
+ * The WebGPU kernels: the plan's kernels (backends/plan) scheduled for this
+ * target. A GEMM whose weights exceed one binding becomes several kernels
+ * over chunks of packed weights; a GEMM with too few workgroups is split
+ * along k (split-K) with a reduce kernel; a convolution with few output
+ * channels per group runs direct. Expressions are the plan's; their views
+ * are mapped into each kernel's own coordinates.
  */
-import type { Access } from "./access.ts";
+import type { WindowGeometry } from "../../ir/mod.ts";
+import { type Expr, loadsOf, type View } from "../plan/mod.ts";
 
-/** Unary functions of the epilogue language (sqrt only for unfolded BatchNorm). */
-export type UnaryOp = "relu" | "sigmoid" | "gelu" | "erf" | "sqrt";
-/** Binary functions of the epilogue language. */
-export type BinaryOp = "add" | "sub" | "mul" | "div";
-
-/** What a load reads: an activation value (by value id) or a weight entry. */
+/** What a binding reads: an activation value (by value id) or a weight entry. */
 export type Ref =
   | { readonly kind: "value"; readonly id: number }
   | { readonly kind: "weight"; readonly id: number };
 
-/** An elementwise expression; loads are in the coordinates of the expression's space. */
-export type Expr =
-  | { readonly kind: "acc" }
-  | { readonly kind: "load"; readonly ref: Ref; readonly access: Access }
-  | { readonly kind: "const"; readonly value: number }
-  | { readonly kind: "unary"; readonly op: UnaryOp; readonly x: Expr }
-  | { readonly kind: "binary"; readonly op: BinaryOp; readonly a: Expr; readonly b: Expr };
-
-/** A strided read of a weight or value with no arithmetic (GEMM and conv kernels). */
+/** A strided read with no arithmetic (GEMM and conv weights). */
 export interface Operand {
   readonly ref: Ref;
-  readonly access: Access;
-}
-
-/** Geometry of a convolution (NCHW in, OIHW kernel). */
-export interface ConvGeometry {
-  readonly batch: number;
-  readonly channels: number;
-  readonly height: number;
-  readonly width: number;
-  readonly outChannels: number;
-  readonly outHeight: number;
-  readonly outWidth: number;
-  readonly kernel: readonly [number, number];
-  readonly stride: readonly [number, number];
-  /** [top, left, bottom, right]. */
-  readonly pads: readonly [number, number, number, number];
-  readonly dilation: readonly [number, number];
-  readonly groups: number;
+  readonly view: View;
 }
 
 interface KernelCommon {
@@ -53,8 +25,8 @@ interface KernelCommon {
   readonly label: string;
   /** Applied to the core result ("acc") in output coordinates. */
   readonly epilogue: Expr;
-  /** Where the result goes: a value id and its access in output coordinates. */
-  readonly out: { readonly id: number; readonly access: Access };
+  /** Where the result goes: a value id and its view in output coordinates. */
+  readonly out: { readonly id: number; readonly view: View };
 }
 
 /**
@@ -78,7 +50,7 @@ export interface GemmSpec extends KernelCommon {
   readonly a: Expr;
   /** The weight in local coordinates (row (g - g0) * nc + j - nb, i) over [gc * nc, k]. */
   readonly w: Operand;
-  readonly conv?: ConvGeometry;
+  readonly conv?: WindowGeometry;
   /**
    * Split-K: with splits > 1, workgroups also divide k into `splits` ranges and
    * write raw sums to the f32 value `out.id` laid out [split][m][column]; a
@@ -99,7 +71,7 @@ export interface ReduceSpec extends KernelCommon {
 /** Direct convolution, one output per invocation; output coordinates are flat NCHW. */
 export interface DirectConvSpec extends KernelCommon {
   readonly kind: "direct_conv";
-  readonly geometry: ConvGeometry;
+  readonly geometry: WindowGeometry;
   /** The input in NCHW coordinates. */
   readonly x: Expr;
   /** The kernel in OIHW coordinates. */
@@ -110,12 +82,9 @@ export interface DirectConvSpec extends KernelCommon {
 export interface PoolSpec extends KernelCommon {
   readonly kind: "pool";
   readonly mode: "avg" | "max";
+  /** The input in NCHW coordinates. */
   readonly x: Expr;
-  readonly inShape: readonly number[];
-  readonly outShape: readonly number[];
-  readonly kernel: readonly [number, number];
-  readonly stride: readonly [number, number];
-  readonly pads: readonly [number, number, number, number];
+  readonly geometry: WindowGeometry;
   readonly countIncludePad: boolean;
 }
 
@@ -128,31 +97,22 @@ export interface MapSpec extends KernelCommon {
 /** Any kernel. */
 export type KernelSpec = GemmSpec | ReduceSpec | DirectConvSpec | PoolSpec | MapSpec;
 
-/** Every load leaf of an expression. */
-export function loadsOf(expr: Expr, into: Extract<Expr, { kind: "load" }>[] = []) {
-  if (expr.kind === "load") into.push(expr);
-  else if (expr.kind === "unary") loadsOf(expr.x, into);
-  else if (expr.kind === "binary") {
-    loadsOf(expr.a, into);
-    loadsOf(expr.b, into);
+/** The value ids of activations a kernel reads (weights excluded), without repeats. */
+export function valuesRead(kernel: KernelSpec): number[] {
+  const ids = new Set<number>();
+  const exprs = kernel.kind === "gemm"
+    ? [kernel.a]
+    : kernel.kind === "direct_conv" || kernel.kind === "pool"
+    ? [kernel.x]
+    : [];
+  for (const expr of [...exprs, kernel.epilogue]) {
+    for (const leaf of loadsOf(expr)) {
+      if (leaf.operand.value.kind !== "weight") ids.add(leaf.operand.value.id);
+    }
   }
-  return into;
-}
-
-/** Every ref a kernel reads, in first-use order, without repeats. */
-export function refsOf(kernel: KernelSpec): Ref[] {
-  const refs: Ref[] = [];
-  const add = (ref: Ref) => {
-    if (!refs.some((r) => r.kind === ref.kind && r.id === ref.id)) refs.push(ref);
-  };
-  if (kernel.kind === "gemm") {
-    loadsOf(kernel.a).forEach((load) => add(load.ref));
-    add(kernel.w.ref);
-  } else if (kernel.kind === "direct_conv") {
-    loadsOf(kernel.x).forEach((load) => add(load.ref));
-    add(kernel.w.ref);
-  } else if (kernel.kind === "pool") loadsOf(kernel.x).forEach((load) => add(load.ref));
-  else if (kernel.kind === "reduce") add({ kind: "value", id: kernel.partial });
-  loadsOf(kernel.epilogue).forEach((load) => add(load.ref));
-  return refs;
+  if ((kernel.kind === "gemm" || kernel.kind === "direct_conv") && kernel.w.ref.kind === "value") {
+    ids.add(kernel.w.ref.id);
+  }
+  if (kernel.kind === "reduce") ids.add(kernel.partial);
+  return [...ids];
 }

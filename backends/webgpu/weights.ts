@@ -1,14 +1,13 @@
 /**
  * The weight table: every constant a kernel reads, in the layout that
  * kernel wants. GEMM weights are packed per chunk as [group][k][column]
- * (columns contiguous, so a workgroup's loads coalesce); BatchNorm with
- * constant parameters becomes one scale and one shift vector computed in
- * float64. Pages (weight buffers) are laid out by `layoutPages`, each under
- * maxBufferSize and each entry aligned for binding offsets.
+ * (columns contiguous, so a workgroup's loads coalesce); other weights
+ * (biases, scales) are bound as they are. Pages (weight buffers) are laid
+ * out by `layoutPages`, each under maxBufferSize and each entry aligned for
+ * binding offsets.
  */
-import { batchnormScaleShift, evaluateNode, type Node, RefoldError } from "../../ir/mod.ts";
-import { type Access, contiguous } from "./access.ts";
-import { describe } from "./frame.ts";
+import { RefoldError } from "../../ir/mod.ts";
+import type { Value, View } from "../plan/mod.ts";
 import { ELEMENT_ALIGN, type GpuLimits, PLAN_ELEMENT_BYTES, roundUp } from "./limits.ts";
 import type { Ref } from "./spec.ts";
 
@@ -37,17 +36,10 @@ export interface PageLayout {
 export class WeightTable {
   readonly entries: WeightEntry[] = [];
   readonly #keys = new Map<string, number>();
-  readonly #nodeIds = new Map<Node, number>();
   readonly #limits: GpuLimits;
 
   constructor(limits: GpuLimits) {
     this.#limits = limits;
-  }
-
-  #key(node: Node, what: string): string {
-    let id = this.#nodeIds.get(node);
-    if (id === undefined) this.#nodeIds.set(node, id = this.#nodeIds.size);
-    return `${id}/${what}`;
   }
 
   #add(key: string, label: string, data: Float32Array): Ref {
@@ -66,36 +58,9 @@ export class WeightTable {
     return { kind: "weight", id };
   }
 
-  /** A weight node as it is (row-major). */
-  raw(node: Node): Ref {
-    return this.#add(this.#key(node, "raw"), describe(node), node.data!);
-  }
-
-  /** The values of a weight, or of movement ops over weights; undefined for computed tensors. */
-  constantData(node: Node): Float32Array | undefined {
-    if (node.op === "weight") return node.data!;
-    if (node.op !== "reshape" && node.op !== "flatten" && node.op !== "transpose") return undefined;
-    const input = this.constantData(node.inputs[0]);
-    if (!input) return undefined;
-    const value = evaluateNode(node, [{ shape: node.inputs[0].type.shape, data: input }]);
-    return Float32Array.from(value);
-  }
-
-  /** Scale and shift of a BatchNorm whose parameters are all constant. */
-  batchnormScaleShift(
-    node: Node<"batchnorm">,
-  ): { scale: Ref; shift: Ref; access: Access } | undefined {
-    const params = node.inputs.slice(1).map((param) => this.constantData(param));
-    if (params.some((param) => !param)) return undefined;
-    const [gamma, beta, mean, variance] = params as Float32Array[];
-    const affine = batchnormScaleShift(node.attrs.epsilon, gamma, beta, mean, variance);
-    const scale = Float32Array.from(affine.scale), shift = Float32Array.from(affine.shift);
-    const label = describe(node);
-    return {
-      scale: this.#add(this.#key(node, "bn.scale"), `${label} scale`, scale),
-      shift: this.#add(this.#key(node, "bn.shift"), `${label} shift`, shift),
-      access: contiguous([gamma.length]),
-    };
+  /** A weight value as it is (row-major). */
+  raw(value: Value): Ref {
+    return this.#add(`${value.id}/raw`, value.label, value.data!);
   }
 
   /**
@@ -103,7 +68,7 @@ export class WeightTable {
    * at [g * n, (g + 1) * n)) into chunks that each fit one binding: whole
    * groups when possible, else column ranges of one group.
    */
-  gemmChunks(node: Node, n: number, k: number, groups: number): GemmChunk[] {
+  gemmChunks(value: Value, n: number, k: number, groups: number): GemmChunk[] {
     const limit = Math.floor(this.#limits.maxStorageBufferBindingSize / PLAN_ELEMENT_BYTES);
     if (groups * n * k <= limit) return [{ g0: 0, gc: groups, nb: 0, nc: n }];
     const chunks: GemmChunk[] = [];
@@ -118,7 +83,7 @@ export class WeightTable {
     if (nc >= 64) nc -= nc % 64;
     if (nc < 1) {
       throw new RefoldError(
-        `webgpu: ${describe(node)}: one output column's ${k} weights exceed ` +
+        `webgpu: ${value.label}: one output column's ${k} weights exceed ` +
           `maxStorageBufferBindingSize; the layer cannot fit`,
       );
     }
@@ -129,9 +94,10 @@ export class WeightTable {
   }
 
   /** One chunk of a constant GEMM weight, packed [group][k][column]. */
-  gemmChunk(node: Node, data: Float32Array, n: number, k: number, chunk: GemmChunk): Ref {
+  gemmChunk(value: Value, n: number, k: number, chunk: GemmChunk): Ref {
     const { g0, gc, nb, nc } = chunk;
-    const key = this.#key(node, `gemm/${n}x${k}/${g0}+${gc}/${nb}+${nc}`);
+    const data = value.data!;
+    const key = `${value.id}/gemm/${n}x${k}/${g0}+${gc}/${nb}+${nc}`;
     const packed = new Float32Array(gc * k * nc);
     for (let gl = 0; gl < gc; gl++) {
       for (let j = 0; j < nc; j++) {
@@ -140,12 +106,12 @@ export class WeightTable {
       }
     }
     const part = gc === 1 && nc === n ? "" : ` (groups ${g0}+${gc}, columns ${nb}+${nc})`;
-    return this.#add(key, `${describe(node)} packed${part}`, packed);
+    return this.#add(key, `${value.label} packed${part}`, packed);
   }
 }
 
-/** The access of a packed chunk in local coordinates (row (g - g0) * nc + j, i). */
-export function packedAccess(chunk: GemmChunk, k: number): Access {
+/** The view of a packed chunk in local coordinates (row (g - g0) * nc + j, i). */
+export function packedView(chunk: GemmChunk, k: number): View {
   return {
     layers: [{
       axes: [[{ size: chunk.gc, stride: k * chunk.nc }, { size: chunk.nc, stride: 1 }], [{

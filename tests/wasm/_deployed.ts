@@ -35,7 +35,7 @@ export function v1Block(b: GraphBuilder, x: Node, cfg: V1Config, prefix = "block
   let source: Node = b.reshape(x, [n, c, hp, h, wp, w]);
   if (cfg.reduction > 0 && (hp > 1 || wp > 1)) {
     const features = c * hp * wp, hidden = features / cfg.reduction;
-    const pooled = b.flatten(b.avgpool(x, [h, w]), 1);
+    const pooled = b.reshape(b.avgpool(x, [h, w]), [n, c * hp * wp]);
     const fc1 = b.relu(
       b.linear(
         pooled,

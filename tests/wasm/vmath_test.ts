@@ -1,7 +1,9 @@
 // The epilogues' float32 erf, sigmoid and GELU against the float64 reference on a dense grid:
-// absolute errors at the 1e-7 level (a few float32 ulps of 1), not just within a model tolerance.
+// absolute errors at the 1e-7 level (a few float32 ulps of 1), not just within a model tolerance;
+// erf and GELU are the plan's shared approximation, computed bit for bit as erfF32/geluF32 do.
 import assert from "node:assert/strict";
 import { erf, GraphBuilder, makeNode } from "../../ir/mod.ts";
+import { ERF_MAX_ERROR, erfF32, GELU_MAX_ERROR, geluF32 } from "../../backends/plan/mod.ts";
 import { compileModel } from "../../backends/wasm/compile.ts";
 import { ENGINES, runCompiled } from "./_run.ts";
 
@@ -13,7 +15,8 @@ const REFERENCE: Record<string, (x: number) => number> = {
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
   gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
 };
-const BOUND: Record<string, number> = { erf: 5e-7, sigmoid: 2e-7, gelu: 2e-6 };
+const BOUND: Record<string, number> = { erf: ERF_MAX_ERROR, sigmoid: 2e-7, gelu: GELU_MAX_ERROR };
+const SHARED: Record<string, (x: number) => number> = { erf: erfF32, gelu: geluF32 };
 
 Deno.test("vmath: erf, sigmoid and gelu within a few ulps on [-12, 12]", async () => {
   const b = new GraphBuilder("vmath");
@@ -32,6 +35,11 @@ Deno.test("vmath: erf, sigmoid and gelu within a few ulps on [-12, 12]", async (
         worst = Math.max(worst, Math.abs(outputs[name][i] - reference(value)) / scale);
       });
       assert.ok(worst <= BOUND[name], `${name} (${engine}): max error ${worst.toExponential(2)}`);
+      const shared = SHARED[name];
+      if (shared) {
+        const differs = grid.findIndex((value, i) => outputs[name][i] !== shared(value));
+        assert.equal(differs, -1, `${name} (${engine}) differs from the shared float32 definition`);
+      }
     }
   }
 });

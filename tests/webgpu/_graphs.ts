@@ -5,7 +5,14 @@
  * fc3 gated by the global perceptron, FFN with GELU) and a ResNet-style
  * bottleneck (convs with fused residual and ReLU).
  */
-import { type Graph, GraphBuilder, hashString, type Node, uniform } from "../../ir/mod.ts";
+import {
+  batchnormScaleShift,
+  type Graph,
+  GraphBuilder,
+  hashString,
+  type Node,
+  uniform,
+} from "../../ir/mod.ts";
 
 let counter = 0;
 
@@ -24,15 +31,20 @@ export function weight(
   return b.weight(name, shape, data);
 }
 
-/** A BatchNorm with seeded parameters. */
+/**
+ * A BatchNorm with seeded parameters in deployed form: x * scale + shift per
+ * channel, as lower-batchnorm writes it (backends refuse constant BatchNorms).
+ */
 export function batchnorm(b: GraphBuilder, x: Node, name: string): Node {
   const c = x.type.shape[1];
-  return b.batchnorm(x, {
-    gamma: weight(b, `${name}.weight`, [c]),
-    beta: weight(b, `${name}.bias`, [c]),
-    mean: weight(b, `${name}.mean`, [c]),
-    variance: weight(b, `${name}.var`, [c]),
-  });
+  const [gamma, beta, mean, variance] = ["weight", "bias", "mean", "var"].map((part) =>
+    weight(b, `${name}.${part}`, [c]).data!
+  );
+  const { scale, shift } = batchnormScaleShift(1e-5, gamma, beta, mean, variance);
+  const rest = x.type.shape.slice(2).map(() => 1);
+  const scaleNode = b.weight(`${name}.scale`, [c, ...rest], Float32Array.from(scale));
+  const shiftNode = b.weight(`${name}.shift`, [c, ...rest], Float32Array.from(shift));
+  return b.add(b.mul(x, scaleNode), shiftNode);
 }
 
 /** Sizes of a v1 block. */
@@ -157,7 +169,7 @@ export function bottleneck(s: { n: number; c: number; hw: number }): Graph {
     weight(b, "sc.b", [2 * s.c]),
   );
   const out = b.relu(b.add(d, short));
-  const head = b.flatten(b.globalAvgpool(out));
+  const head = b.reshape(b.globalAvgpool(out), [s.n, 2 * s.c]);
   b.output("logits", b.linear(head, weight(b, "fc.w", [10, 2 * s.c]), weight(b, "fc.b", [10])));
   return b.build();
 }

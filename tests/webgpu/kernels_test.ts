@@ -5,10 +5,11 @@
  * pooling, elementwise maps with broadcasting, BatchNorm, concat, and
  * materialized views.
  */
-import { GraphBuilder, makeNode, type Node } from "../../ir/mod.ts";
+import { erf, GraphBuilder, makeNode, type Node } from "../../ir/mod.ts";
 import assert from "node:assert/strict";
+import { ERF_MAX_ERROR, erfF32, GELU_MAX_ERROR, geluF32 } from "../../backends/plan/mod.ts";
 import { planWebGpu } from "../../backends/webgpu/mod.ts";
-import { checkGraph, HAS_GPU } from "./_helpers.ts";
+import { checkGraph, HAS_GPU, runOnDevice } from "./_helpers.ts";
 import { batchnorm, weight } from "./_graphs.ts";
 
 function gpuTest(name: string, fn: () => Promise<void>) {
@@ -135,10 +136,10 @@ gpuTest("elementwise: broadcasting, operand order, unary functions, chains", asy
   await checkGraph(b.build(), { tolerance: 2e-6 });
 });
 
-gpuTest("batchnorm: constant parameters folded, computed parameters evaluated", async () => {
+gpuTest("batchnorm: computed parameters evaluated, the deployed affine form fused", async () => {
   const b = new GraphBuilder("batchnorm");
   const x = b.input("x", [2, 4, 3, 3]);
-  b.output("folded", b.relu(batchnorm(b, x, "bn")));
+  b.output("affine", b.relu(batchnorm(b, x, "bn")));
   const gamma = b.input("gamma", [4]);
   const y = b.batchnorm(b.transpose(x, [0, 2, 3, 1]), {
     gamma,
@@ -148,6 +149,25 @@ gpuTest("batchnorm: constant parameters folded, computed parameters evaluated", 
   }, { axis: 3, epsilon: 1e-3 });
   b.output("computed", y);
   await checkGraph(b.build(), { tolerance: 2e-6 });
+});
+
+Deno.test("a BatchNorm with constant statistics is refused as not deployed, naming it", () => {
+  const b = new GraphBuilder("constant_bn");
+  const x = b.input("x", [1, 4, 2, 2]);
+  const param = (name: string) => weight(b, name, [4]);
+  b.output(
+    "y",
+    b.batchnorm(x, {
+      gamma: param("g"),
+      beta: param("b"),
+      mean: param("m"),
+      variance: param("var"),
+    }),
+  );
+  assert.throws(
+    () => planWebGpu(b.build()),
+    /^RefoldError: webgpu: graph "constant_bn" is not deployed: %5 = batchnorm\(f32\[1,4,2,2\].*its statistics are constants; fold-batchnorm or lower-batchnorm removes it$/,
+  );
 });
 
 gpuTest(
@@ -160,10 +180,40 @@ gpuTest(
     b.output("concat", b.concat([x, b.relu(y), x], 1));
     b.output("transposed", t);
     b.output("same", x);
-    b.output("flat", b.flatten(b.relu(t), 1));
+    b.output("flat", b.reshape(b.relu(t), [4, 6]));
     b.output("weight", weight(b, "w", [3, 2]) as Node);
     // A reshape that cuts across a permuted axis needs a second access layer.
     b.output("cut", b.reshape(b.transpose(b.reshape(x, [2, 12]), [1, 0]), [4, 6]));
     await checkGraph(b.build(), { tolerance: 0 });
+  },
+);
+
+gpuTest(
+  "erf and GELU: the plan's shared float32 approximation, within its stated bounds",
+  async () => {
+    const points = 24001;
+    const grid = Float32Array.from({ length: points }, (_, i) => -12 + (24 * i) / (points - 1));
+    const b = new GraphBuilder("erf_gelu");
+    const x = b.input("x", [points]);
+    b.output("erf", makeNode("erf", [x], {}));
+    b.output("gelu", b.gelu(x));
+    const outputs = await runOnDevice(b.build(), { x: grid });
+    let worstErf = 0, worstGelu = 0, offShared = 0;
+    grid.forEach((value, i) => {
+      worstErf = Math.max(worstErf, Math.abs(outputs.erf[i] - erf(value)));
+      const gelu = 0.5 * value * (1 + erf(value / Math.SQRT2));
+      const scale = Math.max(1, Math.abs(value));
+      worstGelu = Math.max(worstGelu, Math.abs(outputs.gelu[i] - gelu) / scale);
+      offShared = Math.max(
+        offShared,
+        Math.abs(outputs.erf[i] - erfF32(value)),
+        Math.abs(outputs.gelu[i] - geluF32(value)) / scale,
+      );
+    });
+    assert.ok(worstErf <= ERF_MAX_ERROR, `erf: ${worstErf.toExponential(2)}`);
+    assert.ok(worstGelu <= GELU_MAX_ERROR, `gelu: ${worstGelu.toExponential(2)}`);
+    // The same formula as the wasm kernels: within 2 ulp of 1 (a GPU may contract multiply-adds;
+    // llvmpipe matches bit for bit). Another approximation (Abramowitz-Stegun) is 4.7e-7 off.
+    assert.ok(offShared <= 2.4e-7, `off the shared definition by ${offShared.toExponential(2)}`);
   },
 );

@@ -5,9 +5,9 @@
  * v128 load or store, a broadcast column one splat, anything else (strides,
  * tables: the RepMLP partition permutes) goes lane by lane.
  */
+import type { Operand } from "../../plan/mod.ts";
+import { type PartMap, partsOf } from "../parts.ts";
 import type { Resources } from "../resources.ts";
-import type { Operand } from "../schedule.ts";
-import { type PartMap, partsOf } from "../views.ts";
 import { addr, i32, mul, type Sx, sx } from "../wat.ts";
 
 /** An operand split into loop parts, ready for address arithmetic. */
@@ -19,12 +19,10 @@ export interface Access {
 
 /** Splits an operand at `counts`; throws if the lowering let an unsplittable view through. */
 export function accessOf(operand: Operand, counts: readonly number[], res: Resources): Access {
-  const parts = partsOf(operand.view, counts);
-  if (!parts) {
-    throw new Error(`wasm codegen: view of [${operand.view.shape}] does not split at [${counts}]`);
-  }
-  for (const part of parts) if (part.kind === "table") res.table(part.dims);
-  return { base: res.value(operand.value) + operand.view.offset * 4, parts };
+  const split = partsOf(operand.view, counts);
+  if (!split) throw new Error(`internal: ${operand.value.label} does not split at [${counts}]`);
+  for (const part of split.parts) if (part.kind === "table") res.table(part.dims);
+  return { base: res.value(operand.value) + split.offset * 4, parts: split.parts };
 }
 
 /** Byte offset of loop index `index` in one part. */

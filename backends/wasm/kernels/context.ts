@@ -8,7 +8,7 @@ export interface GenContext {
   readonly res: Resources;
   readonly variant: Variant;
   readonly mod: ModuleBuilder;
-  /** The kernel's position in the schedule (names its functions and scratch). */
+  /** The kernel's position in the program (names its functions and scratch). */
   readonly index: number;
   /** Set when generating the threaded module: GEMMs record here the kernels they split. */
   readonly threads?: ThreadGen;

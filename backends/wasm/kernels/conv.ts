@@ -8,147 +8,118 @@
  *   first copies the image into a zero-bordered scratch. Weights are packed
  *   tap-major to match.
  * - im2col: strided convs gather 8 pixels x (c, ky, kx) per tile.
+ * The plan gives this target conv inputs as plain loads with one stride per
+ * axis (no conv prologue, TargetCaps.stridedWindows).
  */
-import type { ConvKernel } from "../schedule.ts";
+import type { WindowGeometry } from "../../../ir/mod.ts";
+import type { GemmKernel } from "../../plan/mod.ts";
 import { addr, i32, mul, type Sx, sx } from "../wat.ts";
 import { accessOf } from "./access.ts";
 import type { GenContext } from "./context.ts";
-import { chainSteps } from "./epilogue.ts";
+import { splitExpr } from "./epilogue.ts";
+import { gatherPack } from "./gather.ts";
 import { emitGemm, gemmBlocking, gemmEpilogue, type GemmPlan } from "./gemm.ts";
+import { im2colPack, type ImageWindow, padCopy } from "./image.ts";
 import { NR } from "./microkernel.ts";
-import { type ConvGeometry, gatherPack, im2colPack, padCopy } from "./pack.ts";
 
 type Mode = "flat" | "rows" | "im2col";
 
-/** Emits a conv kernel; returns the function to call. */
-export function emitConv(kernel: ConvKernel, ctx: GenContext): string {
-  const { res, variant, mod, index } = ctx;
-  const name = `k${index}_conv`;
-  const [batch, channels, inH, inW] = kernel.inShape;
-  const [, outC, outH, outW] = kernel.outShape;
-  const [kh, kw] = kernel.kernel;
-  const { groups, stride, pads, dilation } = kernel;
-  const cg = channels / groups, og = outC / groups, pixels = outH * outW, taps = kh * kw;
-  const k = cg * taps;
-  const mr = variant.mr;
-  const x = accessOf(kernel.x, kernel.inShape, res);
-  const strides = x.parts.map((part) => (part.kind === "affine" ? part.stride : NaN)) as [
-    number,
-    number,
-    number,
-    number,
-  ];
-  const [sb, sc, sh, sw] = strides;
+/** The vector side and what else it needs: pixel addressing, a padded copy. */
+interface PixelSide {
+  readonly v: GemmPlan["v"];
+  readonly n0: GemmPlan["n0"];
+  readonly partial: GemmPlan["partial"];
+  readonly partialLanes: number;
+  readonly prologue?: GemmPlan["prologue"];
+  /** Scratch bytes for the padded copy, and how to emit it once its address is known. */
+  readonly pad?: { readonly bytes: number; readonly emit: (scratch: number) => void };
+}
+
+/** The conv's input image: its window geometry, base address and strides. */
+function imageOf(kernel: GemmKernel & { shape: { op: "conv" } }, ctx: GenContext): ImageWindow {
+  const geometry: WindowGeometry = kernel.shape.geometry;
+  if (kernel.a.kind !== "load") throw new Error(`internal: ${kernel.label} has a prologue`);
+  const { batch, channels, height, width } = geometry;
+  const x = accessOf(kernel.a.operand, [batch, channels, height, width], ctx.res);
+  const strides = x.parts.map((part) => {
+    if (part.kind !== "affine") throw new Error(`internal: ${kernel.label} reads a table`);
+    return part.stride;
+  }) as unknown as ImageWindow["strides"];
+  return { ...geometry, base: x.base, strides };
+}
+
+function chooseMode(image: ImageWindow, kernel: GemmKernel): Mode {
+  const { kernel: [kh, kw], stride, pads } = image.window;
+  const [, , sh, sw] = image.strides;
   const unit = stride[0] === 1 && stride[1] === 1;
   const unpadded = pads.every((pad) => pad === 0);
-  const mode: Mode = taps === 1 && unit && unpadded && sw === 1 && sh === inW
-    ? "flat"
-    : unit && (taps === 1 || kernel.weight.kind === "constant")
-    ? "rows"
-    : "im2col";
-  const geo: ConvGeometry = {
-    x,
-    strides,
-    channels: cg,
-    inH,
-    inW,
-    outW,
-    pixels,
-    kernel: kernel.kernel,
-    stride,
-    pads,
-    dilation,
-  };
+  if (kh * kw === 1 && unit && unpadded && sw === 1 && sh === image.width) return "flat";
+  return unit && (kh * kw === 1 || kernel.w.kind === "constant") ? "rows" : "im2col";
+}
 
-  // Splat side: the weight, [group][tile][k][MR], tap-major in rows mode.
-  const mTiles = Math.ceil(og / mr);
-  const tileBytes = k * mr * 4;
-  const tapMajor = mode === "rows" && taps > 1;
-  let s: GemmPlan["s"];
-  if (kernel.weight.kind === "constant") {
-    const base = res.packed({
-      value: kernel.weight.value,
-      groups,
-      rows: og,
-      k,
-      panel: mr,
-      taps: tapMajor ? taps : undefined,
-    });
-    s = {
-      tiles: mTiles,
-      tileBytes,
-      rows: og,
-      rowBytes: 4,
-      step: mr * 4,
-      pointer: (tile, _b, g) =>
+/** The splat side: the weight, [group][tile][k][MR], tap-major (`taps` per row) in rows mode. */
+function weightSide(kernel: GemmKernel, ctx: GenContext, name: string, taps?: number) {
+  const { res, variant, mod } = ctx;
+  const { n: og, k, groups, w } = kernel;
+  const mr = variant.mr, mTiles = Math.ceil(og / mr), tileBytes = k * mr * 4;
+  const side = { tiles: mTiles, tileBytes, rows: og, rowBytes: 4, step: mr * 4 };
+  if (w.kind === "constant") {
+    const base = res.packed({ value: w.value, groups, rows: og, k, panel: mr, taps });
+    return {
+      ...side,
+      pointer: (tile: Sx, _b: Sx, g: Sx) =>
         addr(addr(i32(base), mul(g, mTiles * tileBytes)), mul(tile, tileBytes)),
     };
-  } else {
-    const fn = `${name}_pack_w`;
-    const access = accessOf(kernel.weight.operand, [outC, k], res);
-    mod.add(
-      gatherPack(
-        fn,
-        { access, rowsPerGroup: og, rowGrouped: true, kGrouped: false, k, panel: mr },
-        res,
-      ),
-    );
-    s = {
-      tiles: mTiles,
-      tileBytes,
-      rows: og,
-      rowBytes: 4,
-      step: mr * 4,
-      pack: { fn, batched: false },
-    };
   }
+  const fn = `${name}_pack_w`;
+  const a = splitExpr({ kind: "load", operand: w.operand }, [groups * og, k], res);
+  mod.add(
+    gatherPack(fn, { a, rowsPerGroup: og, rowGrouped: true, kGrouped: false, k, panel: mr }, res),
+  );
+  return { ...side, pack: { fn, batched: false } };
+}
 
-  // Vector side: output pixels.
-  const flatTiles = Math.ceil(pixels / NR);
-  let v: GemmPlan["v"];
-  let n0: GemmPlan["n0"] = (nt) => mul(nt, NR);
-  let partial: GemmPlan["partial"] = pixels % NR
-    ? (nt) => sx("i32.eq", nt, i32(flatTiles - 1))
-    : undefined;
-  let partialLanes = pixels % NR;
-  let prologue: GemmPlan["prologue"];
-  let padBytes = 0;
-  let finishPad: ((scratch: number) => void) | undefined;
-  if (mode === "flat") {
-    v = {
-      tiles: flatTiles,
+/** Pixels read in place: a 1x1 stride-1 conv over rows of the input. */
+function flatPixels(image: ImageWindow, k: number): PixelSide {
+  const pixels = image.outHeight * image.outWidth, tiles = Math.ceil(pixels / NR);
+  const [sb, sc] = image.strides, cg = image.channels / image.groups;
+  return {
+    v: {
+      tiles,
       tileBytes: k * NR * 4,
       step: sc * 4,
       shifts: [0],
       pointer: (tile, b, g) =>
-        addr(addr(addr(i32(x.base), mul(b, sb * 4)), mul(g, cg * sc * 4)), mul(tile, NR * 4)),
-    };
-  } else if (mode === "rows") {
-    const copy = !(unpadded && sw === 1);
-    const rowStride = copy ? inW + pads[1] + pads[3] : sh;
-    const planeStride = copy ? (inH + pads[0] + pads[2]) * rowStride : sc;
-    const imageStride = copy ? 0 : sb;
-    const source = (scratch: number) => (copy ? scratch : x.base);
-    let sourceBase = x.base;
-    if (copy) {
-      padBytes = channels * planeStride * 4;
-      prologue = (b) => [sx("call", `$${name}_pad`, b)];
-      finishPad = (scratch) => {
-        sourceBase = source(scratch);
-        mod.add(padCopy(`${name}_pad`, { geo, channels, dst: scratch, rowStride, planeStride }));
-      };
-    }
-    const oxTiles = Math.ceil(outW / NR);
-    const oy = (nt: Sx) => sx("i32.div_u", nt, i32(oxTiles));
-    const ox = (nt: Sx) => sx("i32.rem_u", nt, i32(oxTiles));
-    v = {
-      tiles: outH * oxTiles,
+        addr(addr(addr(i32(image.base), mul(b, sb * 4)), mul(g, cg * sc * 4)), mul(tile, NR * 4)),
+    },
+    n0: (nt) => mul(nt, NR),
+    partial: pixels % NR ? (nt) => sx("i32.eq", nt, i32(tiles - 1)) : undefined,
+    partialLanes: pixels % NR,
+  };
+}
+
+/** Pixels of a stride-1 conv as shifted input rows, from a zero-bordered copy when padded. */
+function rowPixels(image: ImageWindow, k: number, ctx: GenContext, name: string): PixelSide {
+  const { kernel: [kh, kw], pads, dilation } = image.window;
+  const [sb, sc, sh, sw] = image.strides;
+  const cg = image.channels / image.groups;
+  const copy = !(pads.every((pad) => pad === 0) && sw === 1);
+  const rowStride = copy ? image.width + pads[1] + pads[3] : sh;
+  const planeStride = copy ? (image.height + pads[0] + pads[2]) * rowStride : sc;
+  const imageStride = copy ? 0 : sb;
+  let sourceBase = image.base;
+  const oxTiles = Math.ceil(image.outWidth / NR);
+  const oy = (nt: Sx) => sx("i32.div_u", nt, i32(oxTiles));
+  const ox = (nt: Sx) => sx("i32.rem_u", nt, i32(oxTiles));
+  const partialLanes = image.outWidth % NR;
+  const shift = (t: number) =>
+    (Math.floor(t / kw) * dilation[0] * rowStride + (t % kw) * dilation[1]) * 4;
+  return {
+    v: {
+      tiles: image.outHeight * oxTiles,
       tileBytes: k * NR * 4,
       step: planeStride * 4,
-      shifts: Array.from(
-        { length: taps },
-        (_, t) => (Math.floor(t / kw) * dilation[0] * rowStride + (t % kw) * dilation[1]) * 4,
-      ),
+      shifts: Array.from({ length: kh * kw }, (_, t) => shift(t)),
       pointer: (tile, b, g) =>
         addr(
           addr(
@@ -157,45 +128,80 @@ export function emitConv(kernel: ConvKernel, ctx: GenContext): string {
           ),
           mul(ox(tile), NR * 4),
         ),
-    };
-    n0 = (nt) => addr(mul(oy(nt), outW), mul(ox(nt), NR));
-    partialLanes = outW % NR;
-    partial = partialLanes ? (nt) => sx("i32.eq", ox(nt), i32(oxTiles - 1)) : undefined;
-  } else {
-    const fn = `${name}_im2col`;
-    mod.add(im2colPack(fn, geo));
-    v = {
-      tiles: flatTiles,
+    },
+    n0: (nt) => addr(mul(oy(nt), image.outWidth), mul(ox(nt), NR)),
+    partial: partialLanes ? (nt) => sx("i32.eq", ox(nt), i32(oxTiles - 1)) : undefined,
+    partialLanes,
+    ...(copy
+      ? {
+        prologue: (b: Sx) => [sx("call", `$${name}_pad`, b)],
+        pad: {
+          bytes: image.channels * planeStride * 4,
+          emit: (scratch: number) => {
+            sourceBase = scratch;
+            ctx.mod.add(padCopy(`${name}_pad`, { image, dst: scratch, rowStride, planeStride }));
+          },
+        },
+      }
+      : {}),
+  };
+}
+
+/** Pixels of a strided conv, gathered 8 at a time by im2col. */
+function im2colPixels(image: ImageWindow, k: number, ctx: GenContext, name: string): PixelSide {
+  const fn = `${name}_im2col`;
+  ctx.mod.add(im2colPack(fn, image));
+  const side = flatPixels(image, k);
+  return {
+    ...side,
+    v: {
+      tiles: side.v.tiles,
       tileBytes: k * NR * 4,
       step: NR * 4,
       shifts: [0],
       pack: { fn, batched: true },
-    };
-  }
+    },
+  };
+}
 
-  const counts = [batch, outC, pixels];
+/** Emits a conv kernel; returns the function to call. */
+export function emitConv(kernel: GemmKernel, ctx: GenContext): string {
+  if (kernel.shape.op !== "conv") throw new Error(`internal: ${kernel.label} is not a conv`);
+  const { res, variant, mod, index } = ctx;
+  const name = `k${index}_conv`;
+  const image = imageOf(kernel as GemmKernel & { shape: { op: "conv" } }, ctx);
+  const mode = chooseMode(image, kernel);
+  const [kh, kw] = image.window.kernel;
+  const taps = kh * kw;
+  const s = weightSide(kernel, ctx, name, mode === "rows" && taps > 1 ? taps : undefined);
+  const pixels = mode === "flat"
+    ? flatPixels(image, kernel.k)
+    : mode === "rows"
+    ? rowPixels(image, kernel.k, ctx, name)
+    : im2colPixels(image, kernel.k, ctx, name);
   const epilogue = `${name}_epi`;
   mod.add(gemmEpilogue(epilogue, {
-    steps: chainSteps(kernel.epilogue.ops, counts, res),
-    out: accessOf(kernel.epilogue.out, counts, res),
+    epilogue: splitExpr(kernel.epilogue, kernel.space, res),
+    out: accessOf(kernel.out, kernel.space, res),
     batched: true,
-    partialLanes,
+    partialLanes: pixels.partialLanes,
   }, res));
-  const blocking = gemmBlocking(s, v);
-  const total = blocking.bytes + padBytes;
+  const blocking = gemmBlocking(s, pixels.v);
+  const total = blocking.bytes + (pixels.pad?.bytes ?? 0);
   const scratch = total > 0 ? res.scratchFor(index, total) : 0;
-  finishPad?.(scratch + blocking.bytes);
+  pixels.pad?.emit(scratch + blocking.bytes);
+  const og = kernel.n;
   const plan: GemmPlan = {
     name,
-    batch,
-    groups,
-    k: mode === "rows" ? cg : k,
+    batch: image.batch,
+    groups: kernel.groups,
+    k: mode === "rows" ? image.channels / image.groups : kernel.k,
     s,
-    v,
-    m0: (mt, g) => addr(mul(g, og), mul(mt, mr)),
-    n0,
-    partial,
-    prologue,
+    v: pixels.v,
+    m0: (mt, g) => addr(mul(g, og), mul(mt, variant.mr)),
+    n0: pixels.n0,
+    partial: pixels.partial,
+    prologue: pixels.prologue,
   };
   return emitGemm(plan, blocking, { scratch, variant, mod, epilogue, threads: ctx.threads, index });
 }

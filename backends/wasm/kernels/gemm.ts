@@ -15,8 +15,8 @@
 import type { Resources } from "../resources.ts";
 import { TILE } from "../resources.ts";
 import { addr, forLoop, FuncBuilder, get, i32, ifElse, mul, set, type Sx, sx } from "../wat.ts";
-import { type Access, rowAddress, storeVector } from "./access.ts";
-import { chainAccesses, type ChainStep, emitChain, rowLocals } from "./epilogue.ts";
+import { type Access, loadVector, rowAddress, storeVector } from "./access.ts";
+import { emitExpr, rowLocals, type SplitExpr } from "./epilogue.ts";
 import { microkernel, microkernelName, NR, type Variant } from "./microkernel.ts";
 import type { ModuleBuilder } from "../wat.ts";
 import type { ThreadGen } from "./context.ts";
@@ -75,6 +75,87 @@ export function gemmBlocking(s: GemmSide, v: GemmSide): Blocking {
   return { innerIsS, chunkTiles, bytes };
 }
 
+/** Where a driver's tile and packed operands live. */
+interface Scratch {
+  /** An address in this kernel's scratch (a split driver's: this thread's private region). */
+  readonly at: (offset: number) => Sx;
+  /** Offsets of the inner operand's packed chunk and the outer operand's packed tile. */
+  readonly inner: number;
+  readonly outer: number;
+  /** The accumulator tile. */
+  readonly tile: Sx;
+}
+
+/** The driver's loop variables and pointers. */
+interface DriverLocals {
+  readonly b: string;
+  readonly g: string;
+  readonly chunk: string;
+  readonly end: string;
+  readonly o: string;
+  readonly t: string;
+  readonly pa: string;
+  readonly pb: string;
+}
+
+/**
+ * The statements for one pair of tiles (S tile mt, V tile nt): point at both
+ * operands (in place or packed), run the microkernel for the tile's rows,
+ * then the epilogue. Registers the microkernels it calls.
+ */
+function tileProduct(
+  plan: GemmPlan,
+  blocking: Blocking,
+  context: { variant: Variant; mod: ModuleBuilder; epilogue: string; scratch: Scratch },
+  l: DriverLocals,
+): Sx[] {
+  const { variant, scratch } = context;
+  const { innerIsS } = blocking;
+  const mr = variant.mr;
+  const lastRows = plan.s.rows - (plan.s.tiles - 1) * mr;
+  const kernels = plan.s.tiles === 1 || lastRows === mr ? [lastRows] : [mr, lastRows];
+  const spec = (rows: number) => ({
+    rows,
+    rowBytes: plan.s.rowBytes,
+    aStep: plan.s.step,
+    bStep: plan.v.step,
+    shifts: plan.v.shifts,
+  });
+  for (const rows of kernels) context.mod.add(microkernel(variant, spec(rows)));
+  const pointer = (side: GemmSide, tile: Sx, slot: Sx, offset: number) =>
+    side.pack
+      ? addr(scratch.at(offset), mul(slot, side.tileBytes))
+      : side.pointer!(tile, get(l.b), get(l.g));
+  const [mt, nt] = innerIsS ? [get(l.t), get(l.o)] : [get(l.o), get(l.t)];
+  const slotInner = sx("i32.sub", get(l.t), get(l.chunk));
+  const sPtr = innerIsS
+    ? pointer(plan.s, mt, slotInner, scratch.inner)
+    : pointer(plan.s, mt, i32(0), scratch.outer);
+  const vPtr = innerIsS
+    ? pointer(plan.v, nt, i32(0), scratch.outer)
+    : pointer(plan.v, nt, slotInner, scratch.inner);
+  const call = (rows: number) =>
+    sx("call", `$${microkernelName(spec(rows))}`, get(l.pa), get(l.pb), i32(plan.k), scratch.tile);
+  const isLastRows = sx("i32.eq", mt, i32(plan.s.tiles - 1));
+  const uniform = kernels.length === 1;
+  const rows = uniform ? i32(lastRows) : sx("select", i32(lastRows), i32(mr), isLastRows);
+  return [
+    set(l.pa, sPtr),
+    set(l.pb, vPtr),
+    uniform ? call(lastRows) : ifElse(isLastRows, [call(lastRows)], [call(mr)]),
+    sx(
+      "call",
+      `$${context.epilogue}`,
+      get(l.b),
+      plan.m0(mt, get(l.g)),
+      plan.n0(nt, get(l.g)),
+      rows,
+      plan.partial ? plan.partial(nt) : i32(0),
+      scratch.tile,
+    ),
+  ];
+}
+
 /** Emits the driver function for `plan`, with packing scratch at `scratch`; returns its name. */
 export function emitGemm(
   plan: GemmPlan,
@@ -88,97 +169,67 @@ export function emitGemm(
     index?: number;
   },
 ): string {
-  const { variant, mod } = context;
   const fb = new FuncBuilder(plan.name);
   const split = splitTiles(plan, blocking, context.threads);
   if (split > 0) context.threads!.split.set(context.index!, split);
   const lo = split > 0 ? fb.param("lo", "i32") : "", hi = split > 0 ? fb.param("hi", "i32") : "";
-  // A split driver keeps its tile and packing scratch in this thread's private region.
-  const scratchAt = (offset: number): Sx =>
-    split > 0 ? addr(sx("global.get", "$tbase"), offset) : i32(offset);
-  const b = fb.local("b", "i32"), g = fb.local("g", "i32"), chunk = fb.local("chunk", "i32");
-  const end = fb.local("end", "i32"), o = fb.local("o", "i32"), t = fb.local("t", "i32");
-  const pa = fb.local("pa", "i32"), pb = fb.local("pb", "i32");
+  const l: DriverLocals = {
+    b: fb.local("b", "i32"),
+    g: fb.local("g", "i32"),
+    chunk: fb.local("chunk", "i32"),
+    end: fb.local("end", "i32"),
+    o: fb.local("o", "i32"),
+    t: fb.local("t", "i32"),
+    pa: fb.local("pa", "i32"),
+    pb: fb.local("pb", "i32"),
+  };
   const { innerIsS, chunkTiles } = blocking;
   const inner = innerIsS ? plan.s : plan.v, outer = innerIsS ? plan.v : plan.s;
+  // A split driver keeps its tile and packing scratch in this thread's private region.
+  const at = (offset: number): Sx =>
+    split > 0 ? addr(sx("global.get", "$tbase"), offset) : i32(offset);
   const innerScratch = split > 0 ? TILE_BYTES : context.scratch;
-  const outerScratch = innerScratch + (inner.pack ? chunkTiles * inner.tileBytes : 0);
-  const mr = variant.mr;
-  const lastRows = plan.s.rows - (plan.s.tiles - 1) * mr;
-  const kernels = plan.s.tiles === 1 || lastRows === mr ? [lastRows] : [mr, lastRows];
-  const spec = (rows: number) => ({
-    rows,
-    rowBytes: plan.s.rowBytes,
-    aStep: plan.s.step,
-    bStep: plan.v.step,
-    shifts: plan.v.shifts,
-  });
-  for (const rows of kernels) mod.add(microkernel(variant, spec(rows)));
+  const scratch: Scratch = {
+    at,
+    inner: innerScratch,
+    outer: innerScratch + (inner.pack ? chunkTiles * inner.tileBytes : 0),
+    tile: split > 0 ? at(0) : i32(TILE),
+  };
+  const product = tileProduct(plan, blocking, { ...context, scratch }, l);
   const packCall = (side: GemmSide, tile: Sx, dst: Sx) =>
-    sx("call", `$${side.pack!.fn}`, tile, side.pack!.batched && get(b), get(g), dst);
-  const pointer = (side: GemmSide, tile: Sx, slot: Sx, scratch: number) =>
-    side.pack
-      ? addr(scratchAt(scratch), mul(slot, side.tileBytes))
-      : side.pointer!(tile, get(b), get(g));
-  const [mt, nt] = innerIsS ? [get(t), get(o)] : [get(o), get(t)];
-  const slotInner = sx("i32.sub", get(t), get(chunk));
-  const sPtr = innerIsS
-    ? pointer(plan.s, mt, slotInner, innerScratch)
-    : pointer(plan.s, mt, i32(0), outerScratch);
-  const vPtr = innerIsS
-    ? pointer(plan.v, nt, i32(0), outerScratch)
-    : pointer(plan.v, nt, slotInner, innerScratch);
-  const tile = split > 0 ? scratchAt(0) : i32(TILE);
-  const call = (rows: number) =>
-    sx("call", `$${microkernelName(spec(rows))}`, get(pa), get(pb), i32(plan.k), tile);
-  const isLastRows = sx("i32.eq", mt, i32(plan.s.tiles - 1));
-  const uniform = kernels.length === 1;
-  const rows = uniform ? i32(lastRows) : sx("select", i32(lastRows), i32(mr), isLastRows);
-  const multiply: Sx[] = [
-    set(pa, sPtr),
-    set(pb, vPtr),
-    uniform ? call(lastRows) : ifElse(isLastRows, [call(lastRows)], [call(mr)]),
-  ];
-  const epilogue = sx(
-    "call",
-    `$${context.epilogue}`,
-    get(b),
-    plan.m0(mt, get(g)),
-    plan.n0(nt, get(g)),
-    rows,
-    plan.partial ? plan.partial(nt) : i32(0),
-    tile,
-  );
+    sx("call", `$${side.pack!.fn}`, tile, side.pack!.batched && get(l.b), get(l.g), dst);
+  const slotInner = sx("i32.sub", get(l.t), get(l.chunk));
   const chunkEnd = set(
-    end,
-    inner.tiles % chunkTiles === 0 ? addr(get(chunk), chunkTiles) : sx(
+    l.end,
+    inner.tiles % chunkTiles === 0 ? addr(get(l.chunk), chunkTiles) : sx(
       "select",
       i32(inner.tiles),
-      addr(get(chunk), chunkTiles),
-      sx("i32.gt_u", addr(get(chunk), chunkTiles), i32(inner.tiles)),
+      addr(get(l.chunk), chunkTiles),
+      sx("i32.gt_u", addr(get(l.chunk), chunkTiles), i32(inner.tiles)),
     ),
   );
   const innerPack = inner.pack
-    ? forLoop(t, { start: get(chunk), end: get(end) }, [
-      packCall(inner, get(t), addr(scratchAt(innerScratch), mul(slotInner, inner.tileBytes))),
+    ? forLoop(l.t, { start: get(l.chunk), end: get(l.end) }, [
+      packCall(inner, get(l.t), addr(at(scratch.inner), mul(slotInner, inner.tileBytes))),
     ])
     : [];
-  const outerPack = outer.pack ? [packCall(outer, get(o), scratchAt(outerScratch))] : [];
-  const perGroup = forLoop(chunk, { start: 0, end: inner.tiles, step: chunkTiles }, [
+  const outerPack = outer.pack ? [packCall(outer, get(l.o), at(scratch.outer))] : [];
+  const outerRange = split > 0 ? { start: get(lo), end: get(hi) } : { start: 0, end: outer.tiles };
+  const perGroup = forLoop(l.chunk, { start: 0, end: inner.tiles, step: chunkTiles }, [
     chunkEnd,
     ...innerPack,
-    ...forLoop(o, split > 0 ? { start: get(lo), end: get(hi) } : { start: 0, end: outer.tiles }, [
+    ...forLoop(l.o, outerRange, [
       ...outerPack,
-      ...forLoop(t, { start: get(chunk), end: get(end) }, [...multiply, epilogue]),
+      ...forLoop(l.t, { start: get(l.chunk), end: get(l.end) }, product),
     ]),
   ]);
-  const body = forLoop(b, { start: 0, end: plan.batch }, [
-    ...(plan.prologue ? plan.prologue(get(b)) : []),
-    ...forLoop(g, { start: 0, end: plan.groups }, perGroup),
+  const body = forLoop(l.b, { start: 0, end: plan.batch }, [
+    ...(plan.prologue ? plan.prologue(get(l.b)) : []),
+    ...forLoop(l.g, { start: 0, end: plan.groups }, perGroup),
   ]);
   // Loops run at least once, so a thread given no tiles must skip the whole body.
   fb.emit(split > 0 ? [ifElse(sx("i32.lt_u", get(lo), get(hi)), body)] : body);
-  mod.add(fb);
+  context.mod.add(fb);
   return plan.name;
 }
 
@@ -204,13 +255,14 @@ function splitTiles(plan: GemmPlan, blocking: Blocking, threads?: ThreadGen): nu
 
 /**
  * The per-tile epilogue `(b, m0, n0, rows, partial, tile)`: for each of `rows`
- * rows, the 8 accumulators (or `partialLanes` of them) go through the chain
- * to the output. `batched` says whether views have a leading batch part.
+ * rows, the 8 accumulators (or `partialLanes` of them) go through the
+ * epilogue expression to the output. `batched` says whether views have a
+ * leading batch part.
  */
 export function gemmEpilogue(
   name: string,
   spec: {
-    steps: readonly ChainStep[];
+    epilogue: SplitExpr;
     out: Access;
     batched: boolean;
     partialLanes: number;
@@ -224,8 +276,7 @@ export function gemmEpilogue(
   const i = fb.local("i", "i32"), m = fb.local("m", "i32"), v = fb.local("v", "v128");
   const outRow = fb.local("out_row", "i32");
   const indices = spec.batched ? [get(b), get(m)] : [get(m)];
-  const accesses = chainAccesses(spec.steps);
-  const { statements, rows } = rowLocals(fb, accesses, indices, res, "row");
+  const { statements, rows } = rowLocals(fb, spec.epilogue.accesses, indices, res, "row");
   const vector = (vec: number, lanes: number): Sx[] => {
     const n = addr(get(n0), vec * 4);
     return [
@@ -233,7 +284,10 @@ export function gemmEpilogue(
         v,
         sx("v128.load", vec > 0 && `offset=${vec * 16}`, addr(get(tile), mul(get(i), NR * 4))),
       ),
-      ...emitChain(fb, spec.steps, { rows, n, lanes, v }, res),
+      ...emitExpr(fb, spec.epilogue, {
+        acc: v,
+        load: (i) => loadVector(spec.epilogue.accesses[i], get(rows[i]), n, lanes, res),
+      }, v),
       ...storeVector(spec.out, get(outRow), n, get(v), lanes, res),
     ];
   };

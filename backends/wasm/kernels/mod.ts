@@ -1,9 +1,9 @@
 /**
- * The kernel generators, one per kernel kind. Each turns a scheduled kernel
- * into wasm functions (shared microkernels are deduplicated by name) and
- * returns the function `run` calls.
+ * The kernel generators, one per kernel kind of the plan. Each turns a
+ * kernel into wasm functions (shared microkernels are deduplicated by name)
+ * and returns the function `run` calls.
  */
-import type { Kernel } from "../schedule.ts";
+import type { Kernel } from "../../plan/mod.ts";
 import type { GenContext } from "./context.ts";
 import { emitConv } from "./conv.ts";
 import { emitElementwise } from "./elementwise.ts";
@@ -19,9 +19,9 @@ type Generators = {
 
 /** Kernel kind -> generator. */
 export const GENERATORS: Generators = {
-  linear: emitLinear,
-  conv: emitConv,
-  elementwise: emitElementwise,
+  gemm: (kernel, ctx) =>
+    kernel.shape.op === "conv" ? emitConv(kernel, ctx) : emitLinear(kernel, ctx),
+  map: emitElementwise,
   pool: emitPool,
 };
 

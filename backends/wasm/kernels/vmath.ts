@@ -1,15 +1,23 @@
 /**
- * Vector math for epilogues, on f32x4 locals, one table entry per unary op.
+ * Vector math for expressions, on f32x4 locals: one table entry per op of
+ * the plan's expression language (a unary op rewrites its local in place, a
+ * binary op is one instruction).
  *
  * - exp: Cephes expf (range reduction by ln 2 in two parts, degree-5
  *   polynomial, 2^n built in the exponent bits), about 1 ulp; inputs are
  *   clamped to [-87.3, 88] so 2^n stays a normal float.
- * - erf: the rational approximation Eigen and XLA use for float32
- *   (x * P(x^2) / Q(x^2), x clamped to [-4, 4]); 6.5e-8 from erf in exact
- *   arithmetic, 4.2e-7 at worst once evaluated in float32 (3.5 ulp of 1).
+ * - erf and GELU: the shared float32 approximation of backends/plan/math.ts
+ *   (the same one the WGSL kernels use).
  * - relu keeps the reference's NaN -> 0 (x > 0 ? x : 0) with a compare mask.
  */
-import type { UnaryFn } from "../schedule.ts";
+import {
+  type BinaryOp,
+  ERF_CLAMP,
+  ERF_P,
+  ERF_Q,
+  GELU_SCALE,
+  type UnaryOp,
+} from "../../plan/mod.ts";
 import { f32x4, type FuncBuilder, get, set, type Sx, sx } from "../wat.ts";
 
 const EXP_POLY = [
@@ -20,23 +28,6 @@ const EXP_POLY = [
   1.6666665459e-1,
   5.0000001201e-1,
 ];
-const ERF_P = [
-  -2.72614225801306e-10,
-  2.77068142495902e-08,
-  -2.10102402082508e-06,
-  -5.69250639462346e-05,
-  -7.34990630326855e-04,
-  -2.95459980854025e-03,
-  -1.60960333262415e-02,
-];
-const ERF_Q = [
-  -1.45660718464996e-05,
-  -2.13374055278905e-04,
-  -1.68282697438203e-03,
-  -7.37332916720468e-03,
-  -1.42647390514189e-02,
-];
-
 const fmul = (a: Sx, b: Sx) => sx("f32x4.mul", a, b);
 const fadd = (a: Sx, b: Sx) => sx("f32x4.add", a, b);
 
@@ -77,7 +68,7 @@ function exp(fb: FuncBuilder, v: string): Sx[] {
 function erf(fb: FuncBuilder, v: string): Sx[] {
   const x2 = fb.local("erf_x2", "v128"), p = fb.local("erf_p", "v128");
   return [
-    set(v, sx("f32x4.max", sx("f32x4.min", get(v), f32x4(4)), f32x4(-4))),
+    set(v, sx("f32x4.max", sx("f32x4.min", get(v), f32x4(ERF_CLAMP)), f32x4(-ERF_CLAMP))),
     set(x2, fmul(get(v), get(v))),
     set(p, fmul(horner(ERF_P, get(x2)), get(v))),
     set(v, sx("f32x4.div", get(p), horner(ERF_Q, get(x2)))),
@@ -85,7 +76,7 @@ function erf(fb: FuncBuilder, v: string): Sx[] {
 }
 
 /** Emitters that replace the f32x4 local `v` by f(v). */
-export const UNARY: { readonly [F in UnaryFn]: (fb: FuncBuilder, v: string) => Sx[] } = {
+export const UNARY: { readonly [F in UnaryOp]: (fb: FuncBuilder, v: string) => Sx[] } = {
   relu: (_fb, v) => [set(v, sx("v128.and", get(v), sx("f32x4.gt", get(v), f32x4(0))))],
   sigmoid(fb, v) {
     return [
@@ -95,13 +86,22 @@ export const UNARY: { readonly [F in UnaryFn]: (fb: FuncBuilder, v: string) => S
     ];
   },
   erf,
+  sqrt: (_fb, v) => [set(v, sx("f32x4.sqrt", get(v)))],
   gelu(fb, v) {
     const x = fb.local("gelu_x", "v128");
     return [
       set(x, get(v)),
-      set(v, fmul(get(v), f32x4(Math.SQRT1_2))),
+      set(v, fmul(get(v), f32x4(GELU_SCALE))),
       ...erf(fb, v),
       set(v, fmul(fmul(get(x), f32x4(0.5)), fadd(get(v), f32x4(1)))),
     ];
   },
+};
+
+/** The instruction of each binary op. */
+export const BINARY: { readonly [F in BinaryOp]: string } = {
+  add: "f32x4.add",
+  sub: "f32x4.sub",
+  mul: "f32x4.mul",
+  div: "f32x4.div",
 };

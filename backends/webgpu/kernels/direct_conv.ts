@@ -17,9 +17,9 @@ export function renderDirectConv(
   const elements = g.batch * g.outChannels * g.outHeight * g.outWidth;
   const workgroups = Math.ceil(elements / THREADS);
   const cg = g.channels / g.groups, og = g.outChannels / g.groups;
-  const [kh, kw] = g.kernel;
+  const { kernel: [kh, kw], stride, dilation, pads } = g.window;
   const x = shader.expr(spec.x, ["b", "g * " + u32(cg) + " + ci", "u32(iy)", "u32(ix)"]);
-  const w = shader.load(spec.w.ref, spec.w.access, ["o", "ci", "ky", "kx"]);
+  const w = shader.load(spec.w.ref, spec.w.view, ["o", "ci", "ky", "kx"]);
   const value = shader.expr(spec.epilogue, ["i"]);
   const body = [
     entry(workgroups),
@@ -33,16 +33,16 @@ export function renderDirectConv(
     "  var acc = 0.0;",
     `  for (var ci = 0u; ci < ${u32(cg)}; ci = ci + 1u) {`,
     `    for (var ky = 0u; ky < ${u32(kh)}; ky = ky + 1u) {`,
-    `      let iy = i32(oy * ${u32(g.stride[0])} + ky * ${u32(g.dilation[0])}) - ${g.pads[0]};`,
+    `      let iy = i32(oy * ${u32(stride[0])} + ky * ${u32(dilation[0])}) - ${pads[0]};`,
     `      if (iy < 0 || iy >= ${g.height}) { continue; }`,
     `      for (var kx = 0u; kx < ${u32(kw)}; kx = kx + 1u) {`,
-    `        let ix = i32(ox * ${u32(g.stride[1])} + kx * ${u32(g.dilation[1])}) - ${g.pads[1]};`,
+    `        let ix = i32(ox * ${u32(stride[1])} + kx * ${u32(dilation[1])}) - ${pads[1]};`,
     `        if (ix < 0 || ix >= ${g.width}) { continue; }`,
     `        acc = fma(${x}, ${w}, acc);`,
     "      }",
     "    }",
     "  }",
-    `  out[${shader.offset(spec.out.access)}(i)] = ${storeValue(outClass, value)};`,
+    `  out[${shader.offset(spec.out.view)}(i)] = ${storeValue(outClass, value)};`,
     "}",
   ].join("\n");
   return { body, workgroups };

@@ -71,41 +71,14 @@ function vector(lanes: number): string {
   return lanes === 1 ? "f32" : `vec${lanes}<f32>`;
 }
 
-/** Renders a GEMM kernel; returns its body and workgroup count. */
-export function renderGemm(
-  spec: GemmSpec,
-  shader: ShaderBuilder,
-  outClass: StorageClass,
-): { body: string; workgroups: number } {
-  const tiling = chooseTiling(spec.m, spec.nc);
-  const { tm, tn, rm, rn, tk } = tiling;
-  const tx = tn / rn;
-  const threads = tilingThreads(tiling);
-  const tilesM = Math.ceil(spec.m / tm), tilesN = Math.ceil(spec.nc / tn);
-  const tiles = spec.gc * tilesM * tilesN;
-  const workgroups = spec.splits * tiles;
-  shader.helper(loadA(spec, shader));
-  const weight = shader.load(spec.w.ref, spec.w.access, ["(g - G0) * NC + j", "k"]);
-  shader.helper(finishFunction(spec, shader, outClass));
-  const consts = [
-    ["M", spec.m],
-    ["K", spec.k],
-    ["NG", spec.n],
-    ["G0", spec.g0],
-    ["NB", spec.nb],
-    ["NC", spec.nc],
-    ["TILES_M", tilesM],
-    ["TILES_N", tilesN],
-    ["TM", tm],
-    ["TN", tn],
-    ["TK", tk],
-    ["TMV", tm / rm],
-    ["TNV", tn / rn],
-    ["KS", splitDepth(spec, tk)],
-  ].map(([name, value]) => `const ${name}: u32 = ${u32(value as number)};`);
-  // Each invocation owns RM consecutive rows and RN consecutive columns, read from
-  // workgroup memory as one vector each per step of k.
-  const vm = vector(rm), vn = vector(rn);
+/**
+ * The register tile: each invocation owns RM consecutive rows and RN
+ * consecutive columns, read from workgroup memory as one vector each per
+ * step of k; the accumulators, the inner product step and the finishes.
+ */
+function registerTile(tiling: Tiling): { accs: string[]; inner: string[]; finishes: string[] } {
+  const { rm, rn } = tiling;
+  const vn = vector(rn);
   const inner = [
     "      let a = sa[kk * TMV + ty];",
     "      let b = sb[kk * TNV + tx];",
@@ -124,23 +97,14 @@ export function renderGemm(
       );
     }
   }
-  const body = [
-    ...consts,
-    `var<workgroup> sa: array<${vm}, TK * TMV>;`,
-    `var<workgroup> sb: array<${vn}, TK * TNV>;`,
-    entry(workgroups, `${threads}`),
-    `  let s = t / ${u32(tiles)};`,
-    `  let tile = t % ${u32(tiles)};`,
-    "  let tn = tile % TILES_N;",
-    "  let tm = (tile / TILES_N) % TILES_M;",
-    "  let g = G0 + tile / (TILES_N * TILES_M);",
-    "  let kb = s * KS;",
-    "  let ke = min(kb + KS, K);",
-    "  let m0 = tm * TM;",
-    "  let j0 = tn * TN;",
-    `  let tx = li % ${u32(tx)};`,
-    `  let ty = li / ${u32(tx)};`,
-    ...accs,
+  return { accs, inner, finishes };
+}
+
+/** The loop over k: A and weight tiles staged in workgroup memory, then the register tile. */
+function kLoop(tiling: Tiling, weight: string, inner: readonly string[]): string[] {
+  const { rm, rn } = tiling;
+  const threads = tilingThreads(tiling);
+  return [
     "  for (var k0 = kb; k0 < ke; k0 = k0 + TK) {",
     `    for (var e = li; e < TM * TK; e = e + ${u32(threads)}) {`,
     "      let r = e / TK;",
@@ -167,6 +131,59 @@ export function renderGemm(
     "    }",
     "    workgroupBarrier();",
     "  }",
+  ];
+}
+
+/** Renders a GEMM kernel; returns its body and workgroup count. */
+export function renderGemm(
+  spec: GemmSpec,
+  shader: ShaderBuilder,
+  outClass: StorageClass,
+): { body: string; workgroups: number } {
+  const tiling = chooseTiling(spec.m, spec.nc);
+  const { tm, tn, rm, rn, tk } = tiling;
+  const tx = tn / rn;
+  const tilesM = Math.ceil(spec.m / tm), tilesN = Math.ceil(spec.nc / tn);
+  const tiles = spec.gc * tilesM * tilesN;
+  const workgroups = spec.splits * tiles;
+  shader.helper(loadA(spec, shader));
+  const weight = shader.load(spec.w.ref, spec.w.view, ["(g - G0) * NC + j", "k"]);
+  shader.helper(finishFunction(spec, shader, outClass));
+  const consts = [
+    ["M", spec.m],
+    ["K", spec.k],
+    ["NG", spec.n],
+    ["G0", spec.g0],
+    ["NB", spec.nb],
+    ["NC", spec.nc],
+    ["TILES_M", tilesM],
+    ["TILES_N", tilesN],
+    ["TM", tm],
+    ["TN", tn],
+    ["TK", tk],
+    ["TMV", tm / rm],
+    ["TNV", tn / rn],
+    ["KS", splitDepth(spec, tk)],
+  ].map(([name, value]) => `const ${name}: u32 = ${u32(value as number)};`);
+  const { accs, inner, finishes } = registerTile(tiling);
+  const body = [
+    ...consts,
+    `var<workgroup> sa: array<${vector(rm)}, TK * TMV>;`,
+    `var<workgroup> sb: array<${vector(rn)}, TK * TNV>;`,
+    entry(workgroups, `${tilingThreads(tiling)}`),
+    `  let s = t / ${u32(tiles)};`,
+    `  let tile = t % ${u32(tiles)};`,
+    "  let tn = tile % TILES_N;",
+    "  let tm = (tile / TILES_N) % TILES_M;",
+    "  let g = G0 + tile / (TILES_N * TILES_M);",
+    "  let kb = s * KS;",
+    "  let ke = min(kb + KS, K);",
+    "  let m0 = tm * TM;",
+    "  let j0 = tn * TN;",
+    `  let tx = li % ${u32(tx)};`,
+    `  let ty = li / ${u32(tx)};`,
+    ...accs,
+    ...kLoop(tiling, weight, inner),
     ...finishes,
     "}",
   ].join("\n");
@@ -179,9 +196,9 @@ export function loadA(spec: GemmSpec, shader: ShaderBuilder): string {
   if (!conv) {
     return `fn load_a(m: u32, k: u32) -> f32 {\n  return ${shader.expr(spec.a, ["m", "k"])};\n}`;
   }
-  const [kh, kw] = conv.kernel;
+  const { kernel: [kh, kw], stride, dilation, pads } = conv.window;
   const x = shader.expr(spec.a, ["b", "c", "u32(iy)", "u32(ix)"]);
-  const bounds = conv.pads.some((pad) => pad > 0)
+  const bounds = pads.some((pad) => pad > 0)
     ? `  if (iy < 0 || ix < 0 || iy >= ${conv.height} || ix >= ${conv.width}) { return 0.0; }\n`
     : "";
   return [
@@ -192,12 +209,8 @@ export function loadA(spec: GemmSpec, shader: ShaderBuilder): string {
     `  let kx = k % ${u32(kw)};`,
     `  let ky = (k / ${u32(kw)}) % ${u32(kh)};`,
     `  let c = k / ${u32(kw * kh)};`,
-    `  let iy = i32(oy * ${u32(conv.stride[0])} + ky * ${u32(conv.dilation[0])}) - ${
-      conv.pads[0]
-    };`,
-    `  let ix = i32(ox * ${u32(conv.stride[1])} + kx * ${u32(conv.dilation[1])}) - ${
-      conv.pads[1]
-    };`,
+    `  let iy = i32(oy * ${u32(stride[0])} + ky * ${u32(dilation[0])}) - ${pads[0]};`,
+    `  let ix = i32(ox * ${u32(stride[1])} + kx * ${u32(dilation[1])}) - ${pads[1]};`,
     bounds + `  return ${x};`,
     "}",
   ].join("\n");

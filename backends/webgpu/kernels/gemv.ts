@@ -24,7 +24,7 @@ export function renderGemv(
   const columns = spec.gc * spec.nc;
   const workgroups = Math.ceil((spec.splits * columns) / THREADS);
   shader.helper(loadA(spec, shader));
-  const weight = shader.load(spec.w.ref, spec.w.access, ["(g - G0) * NC + j", "k"]);
+  const weight = shader.load(spec.w.ref, spec.w.view, ["(g - G0) * NC + j", "k"]);
   shader.helper(finishFunction(spec, shader, outClass));
   const rows = Array.from({ length: spec.m }, (_, r) => r);
   const body = [

@@ -29,7 +29,7 @@ export function renderMap(
 ): { body: string; workgroups: number } {
   const workgroups = Math.ceil(spec.elements / THREADS);
   const value = shader.expr(spec.epilogue, ["i"]);
-  const store = shader.offset(spec.out.access);
+  const store = shader.offset(spec.out.view);
   const body = [
     entry(workgroups),
     `  let i = t * ${u32(THREADS)} + li;`,

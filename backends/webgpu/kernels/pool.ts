@@ -14,13 +14,10 @@ export function renderPool(
   shader: ShaderBuilder,
   outClass: StorageClass,
 ): { body: string; workgroups: number } {
-  const [, , h, w] = spec.inShape;
-  const [n, c, oh, ow] = spec.outShape;
+  const { batch: n, channels: c, height: h, width: w, outHeight: oh, outWidth: ow } = spec.geometry;
   const elements = n * c * oh * ow;
   const workgroups = Math.ceil(elements / THREADS);
-  const [kh, kw] = spec.kernel;
-  const [sh, sw] = spec.stride;
-  const [pt, pl, pb, pr] = spec.pads;
+  const { kernel: [kh, kw], stride: [sh, sw], pads: [pt, pl, pb, pr] } = spec.geometry.window;
   const x = shader.expr(spec.x, ["b", "ch", "u32(iy)", "u32(ix)"]);
   const max = spec.mode === "max";
   const divisor = spec.countIncludePad
@@ -46,7 +43,7 @@ export function renderPool(
     "      count = count + 1u;",
     "    }",
     "  }",
-    `  out[${shader.offset(spec.out.access)}(i)] = ${storeValue(outClass, value)};`,
+    `  out[${shader.offset(spec.out.view)}(i)] = ${storeValue(outClass, value)};`,
     "}",
   ].join("\n");
   return { body, workgroups };

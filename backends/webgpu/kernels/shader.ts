@@ -1,20 +1,34 @@
 /**
  * A small builder for one WGSL compute shader: storage bindings in first-use
- * order, one offset function per distinct access, expression rendering and
- * the helpers they need. Stored element types are aliases (`act` for
- * activations, `wt` for weights) that the runtime's prelude defines as f32
- * or f16; every load converts to f32 and every store of an activation goes
- * through `st`, so the same text compiles for both.
+ * order, one offset function per distinct view, expression rendering (one
+ * table entry per op of the plan's expression language) and the helpers
+ * they need. Stored element types are aliases (`act` for activations, `wt`
+ * for weights) that the runtime's prelude defines as f32 or f16; every load
+ * converts to f32 and every store of an activation goes through `st`, so the
+ * same text compiles for both.
  */
-import { type Access, layerShape, simplifyAccess } from "../access.ts";
-import type { Expr, Ref } from "../spec.ts";
+import {
+  ERF_CLAMP,
+  ERF_P,
+  ERF_Q,
+  type Expr,
+  type ExprOp,
+  GELU_SCALE,
+  layerShape,
+  simplifyView,
+  type Value,
+  type View,
+} from "../../plan/mod.ts";
+import type { Ref } from "../spec.ts";
 
 /** How a value's buffer stores elements: `act` (f32 or f16) or always-f32 I/O. */
 export type StorageClass = "act" | "f32";
 
-/** Tells the builder how each value is stored. */
-export type StorageOf = (ref: Ref) => StorageClass | "wt";
-
+/** Tells the builder how each binding is stored and which binding holds a plan value. */
+export interface Storage {
+  readonly classOf: (ref: Ref) => StorageClass | "wt";
+  readonly refOf: (value: Value) => Ref;
+}
 /** A WGSL unsigned literal. */
 export function u32(value: number): string {
   if (!Number.isSafeInteger(value) || value < 0 || value > 0xffffffff) {
@@ -30,25 +44,55 @@ export function f32(value: number): string {
   return value < 0 ? `(${text})` : text;
 }
 
-const ERF = `fn erf_(x: f32) -> f32 {
-  // Abramowitz & Stegun 7.1.26: |error| < 1.5e-7.
-  let a = abs(x);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let p = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t;
-  let y = 1.0 - p * exp(-a * a);
-  return select(-y, y, x >= 0.0);
-}`;
+function horner(coefficients: readonly number[], x: string): string {
+  return coefficients.slice(1).reduce(
+    (acc, c) => `(${acc} * ${x} + ${f32(c)})`,
+    f32(coefficients[0]),
+  );
+}
+
+/** erf and GELU exactly as backends/plan/math.ts defines them for every target. */
+const ERF = [
+  "fn erf_(x: f32) -> f32 {",
+  "  // x * P(x^2) / Q(x^2) on x clamped to [-4, 4] (backends/plan/math.ts).",
+  `  let v = clamp(x, ${f32(-ERF_CLAMP)}, ${f32(ERF_CLAMP)});`,
+  "  let x2 = v * v;",
+  `  let p = ${horner(ERF_P, "x2")};`,
+  `  let q = ${horner(ERF_Q, "x2")};`,
+  "  return p * v / q;",
+  "}",
+].join("\n");
+const GELU = "fn gelu_(x: f32) -> f32 { return (x * 0.5) * (erf_(x * " +
+  `${f32(Math.fround(GELU_SCALE))}) + 1.0); }`;
+
+/** WGSL of each op of the expression language, given its operands' WGSL. */
+const WGSL: { readonly [op in ExprOp]: (...args: string[]) => string } = {
+  relu: (x) => `max(${x}, 0.0)`,
+  sigmoid: (x) => `(1.0 / (1.0 + exp(-(${x}))))`,
+  erf: (x) => `erf_(${x})`,
+  gelu: (x) => `gelu_(${x})`,
+  sqrt: (x) => `sqrt(${x})`,
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+  mul: (a, b) => `(${a} * ${b})`,
+  div: (a, b) => `(${a} / ${b})`,
+};
+
+/** Helper functions an op's WGSL calls, in definition order. */
+const HELPERS: { readonly [op in ExprOp]?: readonly string[] } = {
+  erf: [ERF],
+  gelu: [ERF, GELU],
+};
 
 /** Collects bindings, offset functions and helpers while kernel code is written. */
 export class ShaderBuilder {
-  readonly #storageOf: StorageOf;
+  readonly #storage: Storage;
   readonly #bindings: { ref: Ref; name: string; type: string }[] = [];
   readonly #offsets = new Map<string, string>();
   readonly #functions: string[] = [];
-  #erf = false;
 
-  constructor(storageOf: StorageOf) {
-    this.#storageOf = storageOf;
+  constructor(storage: Storage) {
+    this.#storage = storage;
   }
 
   /** The refs bound, in binding order (the output is bound after them). */
@@ -62,13 +106,13 @@ export class ShaderBuilder {
     if (found) return found.name;
     // Named by position, not by value, so that layers of the same shape share one shader.
     const name = `in${this.#bindings.length}`;
-    this.#bindings.push({ ref, name, type: this.#storageOf(ref) });
+    this.#bindings.push({ ref, name, type: this.#storage.classOf(ref) });
     return name;
   }
 
-  /** The name of a function mapping the access's logical coordinates to an element offset. */
-  offset(access: Access): string {
-    const simple = simplifyAccess(access);
+  /** The name of a function mapping the view's logical coordinates to an element offset. */
+  offset(view: View): string {
+    const simple = simplifyView(view);
     const key = JSON.stringify(simple);
     const known = this.#offsets.get(key);
     if (known) return known;
@@ -78,13 +122,13 @@ export class ShaderBuilder {
     return name;
   }
 
-  /** An f32 expression loading `ref` through `access` at `coords`. */
-  load(ref: Ref, access: Access, coords: readonly string[]): string {
-    const rank = layerShape(access.layers[0]).length;
+  /** An f32 expression loading `ref` through `view` at `coords`. */
+  load(ref: Ref, view: View, coords: readonly string[]): string {
+    const rank = layerShape(view.layers[0]).length;
     if (rank !== coords.length) {
-      throw new Error(`webgpu: access of rank ${rank} used with ${coords.length} coordinates`);
+      throw new Error(`internal: a view of rank ${rank} used with ${coords.length} coordinates`);
     }
-    return `f32(${this.bind(ref)}[${this.offset(access)}(${coords.join(", ")})])`;
+    return `f32(${this.bind(ref)}[${this.offset(view)}(${coords.join(", ")})])`;
   }
 
   /** Renders an expression; `acc` names the core result. */
@@ -94,36 +138,16 @@ export class ShaderBuilder {
         return acc;
       case "const":
         return f32(expr.value);
-      case "load":
-        return this.load(expr.ref, expr.access, coords);
-      case "unary": {
-        const x = this.expr(expr.x, coords, acc);
-        switch (expr.op) {
-          case "relu":
-            return `max(${x}, 0.0)`;
-          case "sqrt":
-            return `sqrt(${x})`;
-          case "sigmoid":
-            return `(1.0 / (1.0 + exp(-(${x}))))`;
-          case "erf":
-            this.#erf = true;
-            return `erf_(${x})`;
-          case "gelu":
-            this.#erf = true;
-            this.#functions.push(
-              "fn gelu_(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_(x * 0.70710678118654752)); }",
-            );
-            return `gelu_(${x})`;
-        }
-        break;
+      case "load": {
+        const { value, view } = expr.operand;
+        return this.load(this.#storage.refOf(value), view, coords);
       }
-      case "binary": {
-        const a = this.expr(expr.a, coords, acc), b = this.expr(expr.b, coords, acc);
-        const sign = { add: "+", sub: "-", mul: "*", div: "/" }[expr.op];
-        return `(${a} ${sign} ${b})`;
-      }
+      case "unary":
+        this.#functions.push(...HELPERS[expr.op] ?? []);
+        return WGSL[expr.op](this.expr(expr.x, coords, acc));
+      case "binary":
+        return WGSL[expr.op](this.expr(expr.a, coords, acc), this.expr(expr.b, coords, acc));
     }
-    throw new Error(`webgpu: unknown expression ${JSON.stringify(expr)}`);
   }
 
   /** Adds a helper function verbatim (deduplicated). */
@@ -149,7 +173,6 @@ export class ShaderBuilder {
       `@group(0) @binding(${this.#bindings.length}) var<storage, read_write> out: array<${outClass}>;`,
     );
     lines.push("override base: u32 = 0u;");
-    if (this.#erf) this.#functions.push(ERF);
     lines.push(...new Set(this.#functions), body);
     return lines.join("\n") + "\n";
   }
@@ -160,8 +183,8 @@ export function storeValue(outClass: StorageClass, value: string): string {
   return outClass === "act" ? `st(${value})` : value;
 }
 
-function renderOffset(name: string, access: Access): string {
-  const [top, ...rest] = access.layers;
+function renderOffset(name: string, view: View): string {
+  const [top, ...rest] = view.layers;
   const shape = layerShape(top);
   const params = shape.map((_size, axis) => `c${axis}: u32`).join(", ");
   const body: string[] = [];
@@ -182,7 +205,7 @@ function renderOffset(name: string, access: Access): string {
   return `fn ${name}(${params}) -> u32 {\n${body.join("\n")}\n}`;
 }
 
-function layerTerms(layer: Access["layers"][number], coords: readonly string[]): string {
+function layerTerms(layer: View["layers"][number], coords: readonly string[]): string {
   const terms: string[] = [];
   layer.axes.forEach((dims, axis) => {
     let inner = 1;

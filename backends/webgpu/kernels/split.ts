@@ -38,7 +38,7 @@ export function chooseSplits(workgroups: number, k: number, weightBytes: number)
 
 /**
  * `finish(m, j, g, s, acc)`: stores one GEMM result. Unsplit, it applies the
- * epilogue and stores through the output access; split, it stores the raw
+ * epilogue and stores through the output view; split, it stores the raw
  * sum in the partial buffer [split][m][column].
  */
 export function finishFunction(
@@ -59,7 +59,7 @@ export function finishFunction(
   const value = shader.expr(spec.epilogue, ["m", "n"]);
   return [
     ...head,
-    `  out[${shader.offset(spec.out.access)}(m, n)] = ${storeValue(outClass, value)};`,
+    `  out[${shader.offset(spec.out.view)}(m, n)] = ${storeValue(outClass, value)};`,
     "}",
   ].join("\n");
 }
@@ -90,7 +90,7 @@ export function renderReduce(
     `  let m = i / ${u32(spec.columns)};`,
     `  let n = i % ${u32(spec.columns)};`,
     `  let acc = ${sum.join(" + ")};`,
-    `  out[${shader.offset(spec.out.access)}(m, n)] = ${storeValue(outClass, value)};`,
+    `  out[${shader.offset(spec.out.view)}(m, n)] = ${storeValue(outClass, value)};`,
     "}",
   ].join("\n");
   return { body, workgroups };

@@ -1,19 +1,27 @@
 /**
- * Buffer assignment by liveness. Graph inputs and outputs get buffers of
- * their own (the caller writes and reads them). Every other value lives in a
- * shared buffer from the first kernel that writes it to the last kernel that
- * reads it; a buffer is reused by a later value once free, growing to the
- * largest value it holds. A kernel's output never shares a buffer with the
- * inputs it reads, since those are released only after it.
+ * The GPU buffer pool. Graph inputs and outputs get buffers of their own
+ * (the caller writes and reads them). Every other value lives in a shared
+ * buffer for its liveness interval (the plan's liveIntervals: from the
+ * first kernel that writes it to the last that reads it); a buffer is
+ * reused by a later value once free, growing to the largest value it holds.
+ * A kernel's output never shares a buffer with the inputs it reads, since
+ * those are released only after it.
  */
-import type { ValueInfo } from "./lower.ts";
-import type { KernelSpec } from "./spec.ts";
-import { refsOf } from "./spec.ts";
+import { liveIntervals } from "../plan/mod.ts";
+import type { ValueInfo } from "./schedule.ts";
+import { type KernelSpec, valuesRead } from "./spec.ts";
 
 /** One GPU buffer of activations. */
 export interface BufferInfo {
   elements: number;
-  readonly role: ValueInfo["role"];
+  readonly role: Exclude<ValueInfo["role"], "weight">;
+}
+
+/** A value that lives in a shared buffer. */
+interface Shared {
+  readonly id: number;
+  readonly elements: number;
+  readonly role: "act" | "scratch";
 }
 
 /** Buffers, and which buffer holds each value. */
@@ -27,14 +35,11 @@ export function assignBuffers(
   values: readonly ValueInfo[],
   kernels: readonly KernelSpec[],
 ): Assignment {
-  const first = new Array<number>(values.length).fill(-1);
-  const last = new Array<number>(values.length).fill(-1);
-  kernels.forEach((kernel, index) => {
-    const id = kernel.out.id;
-    if (first[id] < 0) first[id] = index;
-    last[id] = index;
-    for (const ref of refsOf(kernel)) if (ref.kind === "value") last[ref.id] = index;
-  });
+  const intervals = liveIntervals(
+    kernels.map((kernel) => ({ reads: valuesRead(kernel), writes: kernel.out.id })),
+    [],
+    [],
+  );
   const buffers: BufferInfo[] = [];
   const bufferOf = new Array<number>(values.length).fill(-1);
   for (const value of values) {
@@ -44,13 +49,15 @@ export function assignBuffers(
   }
   // Activations (f32 or f16) and f32 scratch never share a buffer: their element sizes differ.
   const free: Record<string, number[]> = { act: [], scratch: [] };
-  const startAt = new Map<number, ValueInfo[]>();
-  const endAt = new Map<number, ValueInfo[]>();
-  for (const value of values) {
-    if ((value.role !== "act" && value.role !== "scratch") || first[value.id] < 0) continue;
-    (startAt.get(first[value.id]) ?? startAt.set(first[value.id], []).get(first[value.id])!)
-      .push(value);
-    (endAt.get(last[value.id]) ?? endAt.set(last[value.id], []).get(last[value.id])!).push(value);
+  const startAt = new Map<number, Shared[]>();
+  const endAt = new Map<number, Shared[]>();
+  const at = (map: Map<number, Shared[]>, index: number) =>
+    map.get(index) ?? map.set(index, []).get(index)!;
+  for (const { id, elements, role } of values) {
+    const interval = intervals.get(id);
+    if ((role !== "act" && role !== "scratch") || !interval) continue;
+    at(startAt, interval.first).push({ id, elements, role });
+    at(endAt, interval.last).push({ id, elements, role });
   }
   for (let index = 0; index < kernels.length; index++) {
     for (const value of startAt.get(index) ?? []) {
@@ -62,7 +69,7 @@ export function assignBuffers(
 }
 
 /** The smallest free buffer that holds `elements`, else the largest one grown, else a new one. */
-function takeFree(free: number[], buffers: BufferInfo[], value: ValueInfo): number {
+function takeFree(free: number[], buffers: BufferInfo[], value: Shared): number {
   const elements = value.elements;
   let best = -1;
   for (let i = 0; i < free.length; i++) {

@@ -1,7 +1,8 @@
 /**
- * Strided runs ("dims"): the unit in which both the wasm views and the
- * WebGPU accesses describe where a tensor's elements lie in a flat buffer.
- * Merging them is the same arithmetic for both, so it lives here once.
+ * Strided runs ("dims"): the unit in which a view describes where a
+ * tensor's elements lie in a flat buffer (see view.ts), and the two
+ * operations on lists of them: merging runs that continue each other and
+ * cutting a list into groups of given element counts.
  */
 
 /** `size` steps of `stride` elements. */

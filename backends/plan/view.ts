@@ -16,7 +16,7 @@
  * that need fewer: the bottom layer copied out to a contiguous buffer, which
  * the layers above then read directly.
  */
-import { type Node, sizeOf, stridesOf } from "../../ir/mod.ts";
+import { isReinterpret, type Node, sizeOf, stridesOf } from "../../ir/mod.ts";
 import { type Dim, groupDims, normalizeDims } from "./dims.ts";
 
 export { type Dim, groupDims, normalizeDims } from "./dims.ts";
@@ -123,16 +123,14 @@ export function sliceOfContiguous(
 /** The view of a movement node's output, given the view of its input. */
 export function moveForward(view: View, node: Node): View {
   if (node.op === "transpose") return transposeView(view, node.attrs.perm);
-  if (node.op === "reshape" || node.op === "flatten") return reshapeView(view, node.type.shape);
+  if (isReinterpret(node)) return reshapeView(view, node.type.shape);
   throw new Error(`internal: ${node.op} is not a view op`);
 }
 
 /** The view of a movement node's input, given the view of its output. */
 export function moveBackward(view: View, node: Node): View {
   if (node.op === "transpose") return transposeView(view, inversePerm(node.attrs.perm));
-  if (node.op === "reshape" || node.op === "flatten") {
-    return reshapeView(view, node.inputs[0].type.shape);
-  }
+  if (isReinterpret(node)) return reshapeView(view, node.inputs[0].type.shape);
   throw new Error(`internal: ${node.op} is not a view op`);
 }
 

@@ -18,7 +18,8 @@ import { accessOf } from "./access.ts";
 import type { GenContext } from "./context.ts";
 import { splitExpr } from "./epilogue.ts";
 import { gatherPack } from "./gather.ts";
-import { emitGemm, gemmBlocking, gemmEpilogue, type GemmPlan } from "./gemm.ts";
+import { emitGemm, gemmBlocking, type GemmPlan } from "./gemm.ts";
+import { gemmEpilogue } from "./gemm_epilogue.ts";
 import { im2colPack, type ImageWindow, padCopy } from "./image.ts";
 import { NR } from "./microkernel.ts";
 

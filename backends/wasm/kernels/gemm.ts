@@ -9,14 +9,11 @@
  * stay cached. Operands packed at run time are packed per chunk (inner) or
  * per tile (outer) into this kernel's scratch.
  *
- * The epilogue runs per tile: it reads the accumulator tile, applies the
- * fused chain and stores through the output view.
+ * The epilogue (gemm_epilogue.ts) runs per tile: it reads the accumulator
+ * tile, applies the epilogue expression and stores through the output view.
  */
-import type { Resources } from "../resources.ts";
 import { TILE } from "../resources.ts";
 import { addr, forLoop, FuncBuilder, get, i32, ifElse, mul, set, type Sx, sx } from "../wat.ts";
-import { type Access, loadVector, rowAddress, storeVector } from "./access.ts";
-import { emitExpr, rowLocals, type SplitExpr } from "./epilogue.ts";
 import { microkernel, microkernelName, NR, type Variant } from "./microkernel.ts";
 import type { ModuleBuilder } from "../wat.ts";
 import type { ThreadGen } from "./context.ts";
@@ -251,54 +248,4 @@ function splitTiles(plan: GemmPlan, blocking: Blocking, threads?: ThreadGen): nu
   const bytes = TILE_BYTES + blocking.bytes;
   threads.scratch = Math.max(threads.scratch, Math.ceil(bytes / 64) * 64);
   return outer.tiles;
-}
-
-/**
- * The per-tile epilogue `(b, m0, n0, rows, partial, tile)`: for each of `rows`
- * rows, the 8 accumulators (or `partialLanes` of them) go through the
- * epilogue expression to the output. `batched` says whether views have a
- * leading batch part.
- */
-export function gemmEpilogue(
-  name: string,
-  spec: {
-    epilogue: SplitExpr;
-    out: Access;
-    batched: boolean;
-    partialLanes: number;
-  },
-  res: Resources,
-): FuncBuilder {
-  const fb = new FuncBuilder(name);
-  const b = fb.param("b", "i32"), m0 = fb.param("m0", "i32"), n0 = fb.param("n0", "i32");
-  const rowsParam = fb.param("rows", "i32"), partial = fb.param("partial", "i32");
-  const tile = fb.param("tile", "i32");
-  const i = fb.local("i", "i32"), m = fb.local("m", "i32"), v = fb.local("v", "v128");
-  const outRow = fb.local("out_row", "i32");
-  const indices = spec.batched ? [get(b), get(m)] : [get(m)];
-  const { statements, rows } = rowLocals(fb, spec.epilogue.accesses, indices, res, "row");
-  const vector = (vec: number, lanes: number): Sx[] => {
-    const n = addr(get(n0), vec * 4);
-    return [
-      set(
-        v,
-        sx("v128.load", vec > 0 && `offset=${vec * 16}`, addr(get(tile), mul(get(i), NR * 4))),
-      ),
-      ...emitExpr(fb, spec.epilogue, {
-        acc: v,
-        load: (i) => loadVector(spec.epilogue.accesses[i], get(rows[i]), n, lanes, res),
-      }, v),
-      ...storeVector(spec.out, get(outRow), n, get(v), lanes, res),
-    ];
-  };
-  const full = [...vector(0, 4), ...vector(1, 4)];
-  const lanes = spec.partialLanes;
-  const part = lanes > 4 ? [...vector(0, 4), ...vector(1, lanes - 4)] : vector(0, lanes);
-  fb.emit(forLoop(i, { start: 0, end: get(rowsParam) }, [
-    set(m, sx("i32.add", get(m0), get(i))),
-    set(outRow, rowAddress(spec.out, indices, res)),
-    ...statements,
-    ...(lanes > 0 ? [ifElse(get(partial), part, full)] : full),
-  ]));
-  return fb;
 }

@@ -13,7 +13,8 @@ import { accessOf } from "./access.ts";
 import type { GenContext } from "./context.ts";
 import { splitExpr } from "./epilogue.ts";
 import { gatherPack } from "./gather.ts";
-import { emitGemm, gemmBlocking, gemmEpilogue, type GemmPlan } from "./gemm.ts";
+import { emitGemm, gemmBlocking, type GemmPlan } from "./gemm.ts";
+import { gemmEpilogue } from "./gemm_epilogue.ts";
 import { NR } from "./microkernel.ts";
 
 /** Weight panels that must reuse a row tile before packing it pays off. */

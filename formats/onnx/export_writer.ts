@@ -3,7 +3,7 @@
  * ONNX name of every IR value, each name given once. Weights are written
  * where first read, in the storage their plan gives (export_weights.ts).
  */
-import { type Node, RefoldError, type WeightDType, type WeightStorage } from "../../ir/mod.ts";
+import { type Node, RefoldError, type WeightStorage } from "../../ir/mod.ts";
 import {
   type AttributeProto,
   AttributeType,
@@ -73,11 +73,6 @@ export class Writer {
     const written = this.writeWeight(this, node, layout);
     this.arranged.set(node, (this.arranged.get(node) ?? new Map()).set(key, written));
     return written;
-  }
-
-  /** How a weight is stored (f32 for weights outside the plan). */
-  dtypeOf(node: Node<"weight">): WeightDType {
-    return this.storage.get(node)?.dtype ?? "f32";
   }
 
   /** The names of all inputs of `node`. */

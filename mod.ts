@@ -15,7 +15,7 @@
 import { BACKENDS, type EmitResult } from "./backends/mod.ts";
 import { type PassReport, type PipelineOptions, runPipeline } from "./compiler/mod.ts";
 import { loadModelFile } from "./formats/mod.ts";
-import { type Graph, verifyGraph } from "./ir/mod.ts";
+import { type Graph, verifyGraph, type WeightDType } from "./ir/mod.ts";
 
 export * from "./ir/mod.ts";
 export { PIPELINE, runPipeline } from "./compiler/mod.ts";
@@ -32,7 +32,13 @@ export {
   writeSafetensors,
 } from "./formats/mod.ts";
 export { BACKENDS } from "./backends/mod.ts";
-export type { Backend, EmitOptions, EmitResult, EmittedFile } from "./backends/mod.ts";
+export type {
+  Backend,
+  EmitOptions,
+  EmitResult,
+  EmittedFile,
+  WeightReport,
+} from "./backends/mod.ts";
 
 /** Options of compileGraph and compileFile. */
 export interface CompileOptions extends PipelineOptions {
@@ -42,6 +48,10 @@ export interface CompileOptions extends PipelineOptions {
   readonly batch?: number;
   /** Store weights and activations as f16 (webgpu). */
   readonly f16?: boolean;
+  /** How weights are stored: "f32" (default), "f16", or "int8" (js and onnx). */
+  readonly weightDType?: WeightDType;
+  /** "int8": compute large linear and conv2d layers in int8 (onnx). */
+  readonly quantize?: "int8";
 }
 
 /** The deployed graph, what each pass did, and the target's files. */
@@ -63,7 +73,8 @@ export async function compileGraph(
   }
   verifyGraph(training, training.name);
   const { graph, reports } = runPipeline(training, options);
-  const emitted = await backend.emit(graph, { f16: options.f16 });
+  const { f16, weightDType, quantize } = options;
+  const emitted = await backend.emit(graph, { f16, weightDType, quantize });
   return { ...emitted, training, deployed: graph, reports };
 }
 

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { PIPELINE } from "../compiler/mod.ts";
-import { RefoldError } from "../ir/mod.ts";
+import { RefoldError, WEIGHT_DTYPES, type WeightDType } from "../ir/mod.ts";
 
 /** Targets the CLI can write. */
 export const TARGETS = ["js", "wasm", "webgpu", "onnx"] as const;
@@ -25,6 +25,9 @@ export interface CliOptions {
   readonly tolerance?: number;
   readonly passes?: readonly string[];
   readonly f16: boolean;
+  /** --weight-dtype; undefined when not given (f32, or f16 with --f16). */
+  readonly weightDType?: WeightDType;
+  readonly quantize?: "int8";
   readonly help: boolean;
 }
 
@@ -43,6 +46,8 @@ Compiles a training-time model into its deployed graph and writes an ES module.
   --tolerance X                 relative error allowed by --verify (default: 1e-5)
   --passes a,b,c|none           run only these passes (default: the whole pipeline)
   --f16                         store weights and activations as f16 (webgpu)
+  --weight-dtype f32|f16|int8   how weights are stored (default: f32); widened at load
+  --quantize int8               compute large linear/conv layers in int8 (onnx)
   --help                        this text
 
 See docs/cli.md.`;
@@ -66,6 +71,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         tolerance: { type: "string" },
         passes: { type: "string" },
         f16: { type: "boolean", default: false },
+        "weight-dtype": { type: "string" },
+        quantize: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -99,6 +106,9 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   if (values.f16 && values.target !== "webgpu") {
     throw new RefoldError(`--f16 applies to --target webgpu only, not ${values.target}`);
   }
+  const target = values.target as Target;
+  const weightDType = parseWeightDType(values["weight-dtype"], target, values.f16);
+  const quantize = parseQuantize(values.quantize, target);
   const passes = parsePasses(values.passes);
   const dumps = values["dump-after"];
   checkPassNames("--dump-after", dumps.filter((name) => name !== "all"), ", or all");
@@ -109,7 +119,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   }
   return {
     model: positionals[0],
-    target: values.target as Target,
+    target,
     out: values.out,
     batch,
     emitIr: values["emit-ir"],
@@ -119,8 +129,55 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     tolerance,
     passes,
     f16: values.f16,
+    weightDType,
+    quantize,
     help: false,
   };
+}
+
+/** --weight-dtype: the targets that lay weights out their own way take f16 only, for now. */
+function parseWeightDType(
+  value: string | undefined,
+  target: Target,
+  f16: boolean,
+): WeightDType | undefined {
+  if (value === undefined) return undefined;
+  if (!(WEIGHT_DTYPES as readonly string[]).includes(value)) {
+    throw new RefoldError(
+      `unknown --weight-dtype "${value}"; use one of ${WEIGHT_DTYPES.join(", ")}`,
+    );
+  }
+  if (f16 && value !== "f16") {
+    throw new RefoldError(`--f16 stores weights as f16; --weight-dtype ${value} contradicts it`);
+  }
+  if (value === "int8" && (target === "wasm" || target === "webgpu")) {
+    throw new RefoldError(
+      `--weight-dtype int8 is not supported by --target ${target} yet; use f16 there, ` +
+        "or int8 with --target js or onnx",
+    );
+  }
+  return value as WeightDType;
+}
+
+/** --quantize int8: int8 compute, written by the onnx target so far. */
+function parseQuantize(value: string | undefined, target: Target): "int8" | undefined {
+  if (value === undefined) return undefined;
+  if (value !== "int8") {
+    throw new RefoldError(`unknown --quantize "${value}"; the only one is int8`);
+  }
+  if (target === "js") {
+    throw new RefoldError(
+      "--quantize int8: the js target computes in f32; use --weight-dtype int8 to store int8 " +
+        "weights, or --target onnx for int8 compute",
+    );
+  }
+  if (target !== "onnx") {
+    throw new RefoldError(
+      `--quantize int8 is not supported by --target ${target} yet; --target onnx writes an ` +
+        "int8 model",
+    );
+  }
+  return "int8";
 }
 
 /** The names a pipeline pass answers to, in pipeline order, each once. */

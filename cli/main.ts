@@ -9,7 +9,13 @@ import { loadModelFile } from "../formats/mod.ts";
 import { printGraph, summarize, verifyGraph } from "../ir/mod.ts";
 import { type CliOptions, USAGE } from "./args.ts";
 import { checkOutputDir, writeOutputDir } from "./output.ts";
-import { formatBytes, formatPassReports, formatSummary, printable } from "./report.ts";
+import {
+  formatBytes,
+  formatPassReports,
+  formatSummary,
+  formatWeightReport,
+  printable,
+} from "./report.ts";
 
 /** Where the driver writes text. */
 export interface DriverIo {
@@ -35,7 +41,11 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
     verify: options.verify ? { tolerance: options.tolerance } : false,
   });
   const backend = BACKENDS[options.target];
-  const emitted = await backend.emit(graph, { f16: options.f16 });
+  const emitted = await backend.emit(graph, {
+    f16: options.f16,
+    weightDType: options.weightDType,
+    quantize: options.quantize,
+  });
   const files: EmittedFile[] = [...emitted.files];
   if (options.emitIr) files.push({ path: "model.ir", contents: printGraph(graph) });
   await writeOutputDir(options.out, files);
@@ -44,6 +54,7 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
   io.out(formatSummary(summarize(training), summarize(graph)));
   if (reports.length > 0) io.out(`passes:\n${formatPassReports(reports)}`);
   for (const note of emitted.notes) io.out(`  ${options.target}: ${note}`);
+  if (emitted.weights) io.out(formatWeightReport(emitted.weights));
   const sizes = files.map((file) =>
     `${file.path} ${
       formatBytes(

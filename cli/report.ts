@@ -2,6 +2,7 @@
  * The CLI's summary: ops, parameters, FLOPs and weight bytes before and after
  * the pipeline, then one line per pass (with --verify's errors).
  */
+import type { WeightReport } from "../backends/mod.ts";
 import type { PassReport } from "../compiler/mod.ts";
 import type { GraphSummary } from "../ir/mod.ts";
 
@@ -53,6 +54,17 @@ export function formatPassReports(reports: readonly PassReport[]): string {
       report.ms.toFixed(0).padStart(6)
     } ms${verified}`;
   }).join("\n");
+}
+
+/** The stored weights: bytes, against f32, and the worst relative error of storing them so. */
+export function formatWeightReport(report: WeightReport): string {
+  const { weight, channel, channels, error } = report.error;
+  const at = channels > 1 ? `, output channel ${channel} of ${channels}` : "";
+  const where = weight === "" ? "" : ` (${printable(weight)}${at})`;
+  const ratio = report.bytes > 0 ? (report.f32Bytes / report.bytes).toFixed(2) : "1.00";
+  return `  weights: ${report.dtypes.join(" + ")}, ${bytes(report.bytes)} stored ` +
+    `(${bytes(report.f32Bytes)} as f32, ${ratio}x smaller); worst relative weight error ` +
+    `${error.toExponential(2)}${where}`;
 }
 
 /**

@@ -19,3 +19,6 @@ export * from "./fold.ts";
 export * from "./window.ts";
 export * from "./random.ts";
 export * from "./summary.ts";
+export * from "./half.ts";
+export * from "./quantize.ts";
+export * from "./weight_storage.ts";

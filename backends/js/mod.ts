@@ -3,17 +3,20 @@
  * reference semantics in float32. It is the simplest honest implementation
  * of the module contract, and the baseline the fast targets are tested against.
  */
-import { type Graph, type Node, topoOrder } from "../../ir/mod.ts";
+import { type Graph, type Node, RefoldError, topoOrder } from "../../ir/mod.ts";
 import type { Backend, EmitOptions, EmitResult, EmittedFile } from "../backend.ts";
 import { bundleModule, runtimeImport } from "../bundle.ts";
 import { declarationFile, type Ports, tensorInfos } from "../declarations.ts";
-import { packWeights, toBase64 } from "../weights.ts";
+import { loadFunction, storedWeights, storePackedWeights } from "../weight_file.ts";
+import { packWeights, toBase64, type WeightPack } from "../weights.ts";
 import type { Operand, Program, Step } from "./runtime/run.ts";
 
 const DEFAULT_INLINE_LIMIT = 64 * 1024;
 
 /** Lowers a graph to the runtime's program: steps in topological order, weights packed. */
-export function buildProgram(graph: Graph): { program: Program; weights: Uint8Array } {
+export function buildProgram(
+  graph: Graph,
+): { program: Program; weights: Uint8Array; pack: WeightPack } {
   const pack = packWeights(graph);
   const weightIndex = new Map(pack.order.map((node, i) => [node, i]));
   const inputIndex = new Map<Node, number>(graph.inputs.map((node, i) => [node, i]));
@@ -50,7 +53,7 @@ export function buildProgram(graph: Graph): { program: Program; weights: Uint8Ar
     steps,
     weightBytes: pack.bytes.byteLength,
   };
-  return { program, weights: pack.bytes };
+  return { program, weights: pack.bytes, pack };
 }
 
 /** model.d.ts: run()'s argument and result typed by the names of this model's ports. */
@@ -70,14 +73,26 @@ function declarations(ports: Ports): string {
 export const jsBackend: Backend = {
   name: "js",
   async emit(graph: Graph, options: EmitOptions = {}): Promise<EmitResult> {
-    const { program, weights } = buildProgram(graph);
+    if (options.quantize) {
+      throw new RefoldError(
+        "--quantize int8: the js target computes in f32; store int8 weights with " +
+          "--weight-dtype int8, or quantize for --target onnx",
+      );
+    }
+    const { program, pack } = buildProgram(graph);
+    const dtype = options.weightDType ?? "f32";
+    const stored = dtype === "f32" ? undefined : storePackedWeights(graph, pack, dtype);
+    const weights = stored?.bytes ?? pack.bytes;
     const inline = weights.byteLength <= (options.inlineWeightLimit ?? DEFAULT_INLINE_LIMIT);
-    const shipped: Program = inline ? { ...program, embeddedWeights: toBase64(weights) } : program;
+    const embedded = inline ? toBase64(weights) : undefined;
+    const shipped: Program = embedded && !stored
+      ? { ...program, embeddedWeights: embedded }
+      : program;
+    const storedSpec = stored && storedWeights(stored, embedded);
     const entry = [
       `import { loadProgram } from ${runtimeImport("./js/runtime/run.ts")};`,
       `const PROGRAM = ${JSON.stringify(shipped)};`,
-      `/** Loads the model; see model.d.ts. */`,
-      `export function load(options) { return loadProgram(PROGRAM, import.meta.url, options); }`,
+      ...loadFunction(storedSpec, (opts) => `loadProgram(PROGRAM, import.meta.url, ${opts})`),
     ].join("\n");
     const files: EmittedFile[] = [
       { path: "model.js", contents: await bundleModule(entry) },
@@ -87,6 +102,7 @@ export const jsBackend: Backend = {
     return {
       files,
       notes: [`${program.steps.length} steps, weights ${inline ? "embedded" : "in weights.bin"}`],
+      ...(stored ? { weights: stored.report } : {}),
     };
   },
 };

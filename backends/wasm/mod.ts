@@ -7,6 +7,8 @@
 import type { Backend, EmitOptions, EmitResult } from "../backend.ts";
 import type { Graph } from "../../ir/mod.ts";
 import { RefoldError } from "../../ir/mod.ts";
+import { storeAllAsHalves, storedWeights } from "../weight_file.ts";
+import { toBase64 } from "../weights.ts";
 import { bundleModel, declarations } from "./bundle.ts";
 import { compileModel } from "./compile.ts";
 
@@ -16,6 +18,7 @@ export type { CompiledModel } from "./compile.ts";
 const DEFAULT_INLINE_LIMIT = 64 * 1024;
 
 async function emit(graph: Graph, options: EmitOptions = {}): Promise<EmitResult> {
+  checkSupported(options);
   let compiled;
   try {
     compiled = compileModel(graph);
@@ -23,19 +26,41 @@ async function emit(graph: Graph, options: EmitOptions = {}): Promise<EmitResult
     if (error instanceof RefoldError) throw error;
     throw new RefoldError(`wasm backend: ${(error as Error).message}`, { node: graph.name });
   }
-  const inline = compiled.weights.byteLength <= (options.inlineWeightLimit ?? DEFAULT_INLINE_LIMIT);
+  // f16 storage needs no knowledge of the layout: the whole f32 file is stored as halves.
+  const stored = options.weightDType === "f16"
+    ? storeAllAsHalves(graph, floatsOf(compiled.weights))
+    : undefined;
+  const weights = stored?.bytes ?? compiled.weights;
+  const inline = weights.byteLength <= (options.inlineWeightLimit ?? DEFAULT_INLINE_LIMIT);
+  const spec = stored && storedWeights(stored, inline ? toBase64(weights) : undefined);
   const files = [
-    { path: "model.js", contents: await bundleModel(compiled, inline) },
+    { path: "model.js", contents: await bundleModel(compiled, inline && !stored, spec) },
     { path: "model.d.ts", contents: declarations(compiled) },
-    ...(inline ? [] : [{ path: "weights.bin", contents: compiled.weights }]),
+    ...(inline ? [] : [{ path: "weights.bin", contents: weights }]),
   ];
   const weightNote = inline
-    ? `weights: ${compiled.weights.byteLength} bytes, embedded in model.js`
-    : `weights: ${compiled.weights.byteLength} bytes in weights.bin`;
+    ? `weights: ${weights.byteLength} bytes, embedded in model.js`
+    : `weights: ${weights.byteLength} bytes in weights.bin`;
   const f16Note = options.f16
     ? ["f16: not used by the wasm target; weights and activations stay float32"]
     : [];
-  return { files, notes: [...compiled.notes, weightNote, ...f16Note] };
+  return {
+    files,
+    notes: [...compiled.notes, weightNote, ...f16Note],
+    ...(stored ? { weights: stored.report } : {}),
+  };
+}
+
+function floatsOf(bytes: Uint8Array): Float32Array {
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
+/** int8 weights need the output channels of each stretch of this target's layout: not yet. */
+function checkSupported(options: EmitOptions): void {
+  if (options.weightDType === "int8" || options.quantize) {
+    const flag = options.quantize ? "--quantize int8" : "--weight-dtype int8";
+    throw new RefoldError(`${flag} is not supported by --target wasm yet`);
+  }
 }
 
 /** The wasm target. */

@@ -5,6 +5,8 @@
  */
 import type { Backend, EmitOptions, EmitResult, EmittedFile } from "../backend.ts";
 import type { Graph } from "../../ir/mod.ts";
+import { planWeightStorage, RefoldError } from "../../ir/mod.ts";
+import { storeAllAsHalves, type StoredFile, storedWeights, weightReport } from "../weight_file.ts";
 import { toBase64 } from "../weights.ts";
 import { bundleModel, declarations } from "./bundle.ts";
 import type { GpuLimits } from "./limits.ts";
@@ -37,17 +39,58 @@ export const webgpuBackend: Backend & {
 } = {
   name: "webgpu",
   async emit(graph: Graph, options: WebGpuEmitOptions = {}): Promise<EmitResult> {
+    checkSupported(options);
     const compiled = planWebGpu(graph, { f16: options.f16, limits: options.limits });
-    const bytes = weightFileBytes(compiled);
+    const stored = storeNarrow(graph, compiled, options);
+    const bytes = stored?.bytes ?? weightFileBytes(compiled);
     const inline = bytes.byteLength <= (options.inlineWeightLimit ?? DEFAULT_INLINE_LIMIT);
     const files: EmittedFile[] = [];
-    const placement = inline ? { embedded: toBase64(bytes) } : { file: "weights.bin" };
-    files.push({ path: "model.js", contents: await bundleModel(compiled.plan, placement) });
+    const embedded = inline ? toBase64(bytes) : undefined;
+    // Stored weights are read and widened by load(); the plan then gets them as options.weights.
+    const placement = embedded && !stored ? { embedded } : { file: "weights.bin" };
+    const spec = stored && storedWeights(stored, embedded);
+    files.push({ path: "model.js", contents: await bundleModel(compiled.plan, placement, spec) });
     files.push({ path: "model.d.ts", contents: declarations(compiled.plan) });
     if (!inline) files.push({ path: "weights.bin", contents: bytes });
-    return { files, notes: notes(graph, compiled, options) };
+    const report = stored?.report ?? (compiled.plan.f16 ? halvesReport(graph, bytes) : undefined);
+    return {
+      files,
+      notes: notes(graph, compiled, options),
+      ...(report ? { weights: report } : {}),
+    };
   },
 };
+
+/** int8 weights need the output channels of each stretch of this target's layout: not yet. */
+function checkSupported(options: WebGpuEmitOptions): void {
+  if (options.weightDType === "int8" || options.quantize) {
+    const flag = options.quantize ? "--quantize int8" : "--weight-dtype int8";
+    throw new RefoldError(`${flag} is not supported by --target webgpu yet`);
+  }
+  if (options.f16 && options.weightDType && options.weightDType !== "f16") {
+    throw new RefoldError(
+      `--f16 stores weights as f16; --weight-dtype ${options.weightDType} contradicts it`,
+    );
+  }
+}
+
+/** f16 storage of an f32 plan: the weight file as halves, widened at load. */
+function storeNarrow(
+  graph: Graph,
+  compiled: CompiledPlan,
+  options: WebGpuEmitOptions,
+): StoredFile | undefined {
+  if (options.weightDType !== "f16" || compiled.plan.f16) return undefined;
+  return storeAllAsHalves(graph, compiled.weights);
+}
+
+/** The report of an f16 plan, whose weight file is f16 already. */
+function halvesReport(graph: Graph, bytes: Uint8Array) {
+  return weightReport(planWeightStorage(graph, "f16"), {
+    bytes: bytes.byteLength,
+    f32Bytes: bytes.byteLength * 2,
+  });
+}
 
 function notes(graph: Graph, compiled: CompiledPlan, options: WebGpuEmitOptions): string[] {
   const { plan, stats } = compiled;

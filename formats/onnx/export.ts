@@ -13,26 +13,32 @@
  *   Runtime fuses back into one kernel;
  * - batchnorm on an axis other than 1 is wrapped in two Transposes.
  *
- * Tensors are written as float32 whatever the IR dtype: weights hold f32 data.
+ * Weights are stored as ExportOptions.weightDType says (export_weights.ts),
+ * and `quantize` computes the large linear and conv2d layers in int8
+ * (export_quantized.ts). Inputs, outputs and activations are float32.
  */
 import {
   type Graph,
   type Node,
   type OpName,
+  planWeightStorage,
   RefoldError,
   sizeOf,
   topoOrder,
+  type WeightDType,
+  type WeightStorage,
 } from "../../ir/mod.ts";
+import { encodeModel } from "./proto.ts";
 import {
-  type AttributeProto,
-  AttributeType,
-  DataType,
-  encodeModel,
-  type NodeProto,
-  type TensorProto,
-  type ValueInfoProto,
-} from "./proto.ts";
-import { floatInitializer, int64Initializer } from "./tensor.ts";
+  quantizedConv,
+  quantizedLayers,
+  quantizedLinear,
+  type QuantizeRule,
+} from "./export_quantized.ts";
+import { writeWeight } from "./export_weights.ts";
+import { valueInfo, Writer } from "./export_writer.ts";
+
+export { DEFAULT_MIN_QUANTIZED_WEIGHTS, type QuantizeRule } from "./export_quantized.ts";
 
 /** Options of exportOnnx. */
 export interface ExportOptions {
@@ -40,118 +46,17 @@ export interface ExportOptions {
   readonly opset?: number;
   /** producer_name of the model (default "refold"). */
   readonly producer?: string;
+  /** How weights are stored (default f32): f16 or int8 kernels, widened by Cast (and Mul). */
+  readonly weightDType?: WeightDType;
+  /** Compute linear and conv2d layers in int8 (true: the default rule). */
+  readonly quantize?: boolean | QuantizeRule;
 }
 
-/** An attribute value: an int, a float (boxed, so that 0.0 stays a float), or ints. */
-type Attr = number | { readonly float: number } | readonly number[];
-
-function attribute(name: string, value: Attr): AttributeProto {
-  if (typeof value === "number") return { name, type: AttributeType.INT, i: value };
-  if ("float" in value) return { name, type: AttributeType.FLOAT, f: value.float };
-  return { name, type: AttributeType.INTS, ints: [...value] };
-}
-
-function valueInfo(name: string, shape: readonly number[]): ValueInfoProto {
-  return {
-    name,
-    type: {
-      tensor_type: {
-        elem_type: DataType.FLOAT,
-        shape: { dim: shape.map((d) => ({ dim_value: d })) },
-      },
-    },
-  };
-}
-
-/** Accumulates the nodes and initializers of the model being written. */
-class Writer {
-  readonly nodes: NodeProto[] = [];
-  readonly initializers: TensorProto[] = [];
-  readonly names = new Map<Node, string>();
-  readonly #used = new Set<string>();
-
-  /** The ONNX name of a node's value; a weight becomes an initializer on first use. */
-  value(node: Node): string {
-    const known = this.names.get(node);
-    if (known !== undefined) return known;
-    if (node.op !== "weight") throw new RefoldError(`internal: ${node.op} read before written`);
-    const { name, shape } = node.attrs;
-    const written = this.floats(name, shape, node.data!);
-    this.names.set(node, written);
-    return written;
-  }
-
-  /** The names of all inputs of `node`. */
-  inputs(node: Node): string[] {
-    return node.inputs.map((input) => this.value(input));
-  }
-
-  /** Reserves `base` or the first free `base_2`, `base_3`... */
-  unique(base: string): string {
-    // ONNX stores names as UTF-8, where a lone surrogate would come back as U+FFFD.
-    if (!base.isWellFormed()) {
-      throw new RefoldError(
-        `ONNX export: the name ${JSON.stringify(base)} is not well-formed Unicode`,
-      );
-    }
-    let name = base;
-    for (let n = 2; this.#used.has(name); n++) name = `${base}_${n}`;
-    this.#used.add(name);
-    return name;
-  }
-
-  /** Adds a node; returns its output name. */
-  add(
-    op: string,
-    inputs: readonly string[],
-    attrs: Record<string, Attr> = {},
-    output?: string,
-  ): string {
-    const out = output ?? this.unique(`${op.toLowerCase()}_${this.nodes.length}`);
-    this.nodes.push({
-      op_type: op,
-      name: `${op}_${this.nodes.length}`,
-      input: [...inputs],
-      output: [out],
-      attribute: Object.entries(attrs).map(([name, value]) => attribute(name, value)),
-    });
-    return out;
-  }
-
-  /** Adds a float32 initializer. */
-  floats(base: string, shape: readonly number[], data: Float32Array): string {
-    const name = this.unique(base);
-    this.initializers.push(floatInitializer(name, shape, data));
-    return name;
-  }
-
-  /** Adds an int64 vector initializer (shapes). */
-  ints(base: string, values: readonly number[]): string {
-    const name = this.unique(base);
-    this.initializers.push(int64Initializer(name, values));
-    return name;
-  }
-}
-
-/** W[N, K] as W^T[K, N]. */
-function transposed(data: Float32Array, n: number, k: number): Float32Array {
-  const out = new Float32Array(n * k);
-  for (let row = 0; row < n; row++) {
-    for (let col = 0; col < k; col++) out[col * n + row] = data[row * k + col];
-  }
-  return out;
-}
-
-/** W[N, K/g] as the batched [g, K/g, N/g] that MatMul multiplies each group by. */
-function groupedWeight(data: Float32Array, n: number, kg: number, groups: number): Float32Array {
-  const ng = n / groups;
-  const out = new Float32Array(n * kg);
-  for (let g = 0; g < groups; g++) {
-    for (let o = 0; o < ng; o++) {
-      for (let i = 0; i < kg; i++) out[(g * kg + i) * ng + o] = data[(g * ng + o) * kg + i];
-    }
-  }
-  return out;
+/** An exported model, with how each weight was stored and how many layers are int8. */
+export interface OnnxExport {
+  readonly bytes: Uint8Array;
+  readonly storage: ReadonlyMap<Node<"weight">, WeightStorage>;
+  readonly quantizedLayers: number;
 }
 
 type Emit<O extends OpName> = (w: Writer, node: Node<O>, out: string) => void;
@@ -167,25 +72,22 @@ function linear(w: Writer, node: Node<"linear">, out: string) {
     return;
   }
   // A weight is stored in the layout MatMul wants; a computed one is rearranged at run time.
-  const data = wNode.op === "weight" ? wNode.data! : undefined;
-  const base = wNode.op === "weight" ? wNode.attrs.name : "";
+  const kernel = wNode.op === "weight" ? wNode : undefined;
   let product: string;
   if (groups === 1) {
-    const wt = data
-      ? w.floats(`${base}_T`, [kg, n], transposed(data, n, kg))
+    const wt = kernel
+      ? w.weightIn(kernel, { kind: "transposed" })
       : w.add("Transpose", [w.value(wNode)], { perm: [1, 0] });
     product = w.add("MatMul", [x, wt], {}, bias ? undefined : out);
   } else {
     const rows = sizeOf(xShape.slice(0, -1)), ng = n / groups;
-    const wb = data
-      ? w.floats(`${base}_grouped`, [groups, kg, ng], groupedWeight(data, n, kg, groups))
-      : w.add(
-        "Transpose",
-        [w.add("Reshape", [w.value(wNode), w.ints("shape", [groups, ng, kg])])],
-        {
-          perm: [0, 2, 1],
-        },
-      );
+    const wb = kernel ? w.weightIn(kernel, { kind: "grouped", groups }) : w.add(
+      "Transpose",
+      [w.add("Reshape", [w.value(wNode), w.ints("shape", [groups, ng, kg])])],
+      {
+        perm: [0, 2, 1],
+      },
+    );
     const split = w.add("Reshape", [x, w.ints("shape", [rows, groups, kg])]);
     const byGroup = w.add("Transpose", [split], { perm: [1, 0, 2] });
     const multiplied = w.add("MatMul", [byGroup, wb]);
@@ -273,13 +175,36 @@ const EMITTERS: { readonly [O in Exclude<OpName, "input" | "weight">]: Emit<O> }
   global_avgpool: same("GlobalAveragePool"),
 };
 
-/** Writes `graph` as an ONNX model (static shapes, float32). */
+/** Writes `graph` as an ONNX model (static shapes, float32 inputs and outputs). */
 export function exportOnnx(graph: Graph, options: ExportOptions = {}): Uint8Array {
+  return writeOnnx(graph, options).bytes;
+}
+
+/** How each weight is stored: as `weightDType` says, and int8 for the kernels of int8 layers. */
+function storageOf(
+  graph: Graph,
+  quantized: ReadonlySet<Node<"linear" | "conv2d">>,
+  weightDType: WeightDType,
+): Map<Node<"weight">, WeightStorage> {
+  const storage = planWeightStorage(graph, weightDType);
+  for (const layer of quantized) {
+    const kernel = layer.inputs[1] as Node<"weight">;
+    storage.set(kernel, { dtype: "int8", channels: kernel.type.shape[0] });
+  }
+  return storage;
+}
+
+/** exportOnnx, also saying how each weight was stored. */
+export function writeOnnx(graph: Graph, options: ExportOptions = {}): OnnxExport {
   const opset = options.opset ?? 17;
   if (!(Number.isInteger(opset) && opset >= 13 && opset <= 17)) {
     throw new RefoldError(`ONNX export writes opsets 13 to 17, not ${opset}`);
   }
-  const w = new Writer();
+  const nodes = topoOrder(graph);
+  const rule = options.quantize === true ? {} : options.quantize || undefined;
+  const quantized = rule ? quantizedLayers(nodes, rule) : new Set<never>();
+  const storage = storageOf(graph, quantized, options.weightDType ?? "f32");
+  const w = new Writer(storage, writeWeight);
   // Public names first: inputs and outputs keep theirs, weights and temporaries make way.
   for (const input of graph.inputs) w.names.set(input, w.unique(input.attrs.name));
   const outputNames = graph.outputs.map(({ name }) => {
@@ -296,17 +221,19 @@ export function exportOnnx(graph: Graph, options: ExportOptions = {}): Uint8Arra
       wanted.set(node, outputNames[i]);
     }
   });
-  for (const node of topoOrder(graph)) {
+  for (const node of nodes) {
     if (node.op === "input" || node.op === "weight") continue;
     const out = wanted.get(node) ?? w.unique(`${node.op}_${w.names.size}`);
-    (EMITTERS[node.op as keyof typeof EMITTERS] as Emit<OpName>)(w, node, out);
+    if (node.op === "linear" && quantized.has(node)) quantizedLinear(w, node, out);
+    else if (node.op === "conv2d" && quantized.has(node)) quantizedConv(w, node, out);
+    else (EMITTERS[node.op as keyof typeof EMITTERS] as Emit<OpName>)(w, node, out);
     w.names.set(node, out);
   }
   graph.outputs.forEach(({ node }, i) => {
     const name = w.value(node);
     if (name !== outputNames[i]) w.add("Identity", [name], {}, outputNames[i]);
   });
-  return encodeModel({
+  const bytes = encodeModel({
     ir_version: 8,
     opset_import: [{ domain: "", version: opset }],
     producer_name: options.producer ?? "refold",
@@ -318,4 +245,5 @@ export function exportOnnx(graph: Graph, options: ExportOptions = {}): Uint8Arra
       output: graph.outputs.map(({ name, node }) => valueInfo(name, node.type.shape)),
     },
   });
+  return { bytes, storage, quantizedLayers: quantized.size };
 }

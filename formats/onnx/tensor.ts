@@ -5,7 +5,7 @@
  * integers only ever feed shape computations, so a float64 holds them exactly
  * up to 2^53, which every shape fits.
  */
-import { RefoldError, sizeOf } from "../../ir/mod.ts";
+import { fromHalf, RefoldError, sizeOf } from "../../ir/mod.ts";
 import { isAbsolute, join, normalize } from "node:path";
 import { DataType, type TensorProto, toInt } from "./proto.ts";
 
@@ -72,15 +72,6 @@ export function constDType(type: number): ConstDType | undefined {
   return undefined;
 }
 
-/** IEEE half to float. */
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f, mantissa = bits & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-}
-
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 function decodeBytes(
@@ -103,7 +94,7 @@ function decodeBytes(
         out[i] = Math.fround(view.getFloat64(8 * i, true));
         break;
       case DataType.FLOAT16:
-        out[i] = halfToFloat(view.getUint16(2 * i, true));
+        out[i] = fromHalf(view.getUint16(2 * i, true));
         break;
       case DataType.INT64:
         out[i] = Number(view.getBigInt64(8 * i, true));
@@ -209,7 +200,7 @@ function typedField(
   else if (type === DataType.DOUBLE) {
     values = Float64Array.from(tensor.double_data ?? [], Math.fround);
   } else if (type === DataType.INT64) values = (tensor.int64_data ?? []).map(toInt);
-  else if (type === DataType.FLOAT16) values = (tensor.int32_data ?? []).map(halfToFloat);
+  else if (type === DataType.FLOAT16) values = (tensor.int32_data ?? []).map(fromHalf);
   else values = tensor.int32_data ?? [];
   if (values.length !== count) {
     fail(`holds ${values.length} values, its shape needs ${count}`);

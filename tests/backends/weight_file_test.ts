@@ -1,0 +1,195 @@
+// Narrow weight files (backends/weight_file.ts, backends/runtime/weight_codec.ts): the decoder
+// gives back exactly what ir/quantize.ts says each region reads back as, on random layouts and
+// on misaligned bytes; the modules of the js, wasm and webgpu targets load narrow files
+// (embedded and beside model.js) and compute what the graph with those weights computes.
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { jsBackend } from "../../backends/js/mod.ts";
+import { decodeWeightFile } from "../../backends/runtime/weight_codec.ts";
+import { wasmBackend } from "../../backends/wasm/mod.ts";
+import { encodeWeightFile, type StoredRegion } from "../../backends/weight_file.ts";
+import { webgpuBackend } from "../../backends/webgpu/mod.ts";
+import type { EmitOptions, EmitResult } from "../../backends/backend.ts";
+import {
+  type Graph,
+  GraphBuilder,
+  interpret,
+  planWeightStorage,
+  roundTrip,
+  uniform,
+  type WeightDType,
+  withStoredWeights,
+} from "../../ir/mod.ts";
+import { assertClose } from "../_assert.ts";
+import { join } from "../_path.ts";
+import { HAS_GPU, testDevice } from "../webgpu/_helpers.ts";
+
+/** Random regions over `floats` values, with gaps of zeros between them. */
+const layouts = fc.array(
+  fc.record({
+    gap: fc.integer({ min: 0, max: 5 }),
+    dtype: fc.constantFrom<WeightDType>("f32", "f16", "int8"),
+    rows: fc.integer({ min: 1, max: 4 }),
+    width: fc.integer({ min: 1, max: 9 }),
+  }),
+  { maxLength: 6 },
+);
+
+Deno.test("property: a decoded file holds what each region's dtype reads back as, zeros between", () => {
+  fc.assert(
+    fc.property(layouts, fc.integer({ min: 0, max: 3 }), fc.nat(), (parts, tail, seed) => {
+      const regions: StoredRegion[] = [];
+      let at = 0;
+      for (const { gap, dtype, rows, width } of parts) {
+        at += gap;
+        regions.push({ at, length: rows * width, dtype, rows });
+        at += rows * width;
+      }
+      const values = new Float32Array(at + tail);
+      const expected = new Float32Array(values.length);
+      regions.forEach((region, i) => {
+        const data = uniform(region.length, seed + i, -3, 3);
+        values.set(data, region.at);
+        expected.set(roundTrip(data, region.dtype, region.rows), region.at);
+      });
+      const { bytes, encoding } = encodeWeightFile(values, regions);
+      assert.equal(bytes.byteLength, encoding.bytes);
+      assert.ok(encoding.segments.every((segment) => segment.offset % 4 === 0));
+      const decoded = decodeWeightFile(bytes, encoding);
+      assert.deepEqual(new Float32Array(decoded.buffer), expected);
+      // Bytes handed to load() may start at any offset.
+      const shifted = new Uint8Array(bytes.byteLength + 1).subarray(1);
+      shifted.set(bytes);
+      assert.deepEqual(decodeWeightFile(shifted, encoding), decoded);
+    }),
+  );
+});
+
+Deno.test("a file of the wrong size, and values outside every region, are refused", () => {
+  const values = Float32Array.of(1, 2, 3, 4);
+  const { bytes, encoding } = encodeWeightFile(values, [
+    { at: 0, length: 4, dtype: "int8", rows: 2 },
+  ]);
+  assert.equal(bytes.byteLength, 2 * 4 + 4);
+  assert.throws(
+    () => decodeWeightFile(bytes.subarray(1), encoding),
+    /weights hold 11 bytes, this model needs 12/,
+  );
+  assert.throws(
+    () => encodeWeightFile(values, [{ at: 0, length: 3, dtype: "f16", rows: 1 }]),
+    /internal: weight value 3 lies outside every stored region/,
+  );
+  assert.throws(
+    () => encodeWeightFile(Float32Array.of(1e5), [{ at: 0, length: 1, dtype: "f16", rows: 1 }]),
+    /--weight-dtype f16: a weight value of 100000 is beyond f16's range/,
+  );
+});
+
+/** A grouped conv, a grouped FC and an FC over a 3-D input: kernels with different row counts. */
+function sampleGraph(): Graph {
+  const b = new GraphBuilder("narrow");
+  const x = b.input("x", [1, 4, 6, 5]);
+  const conv = b.conv2d(
+    x,
+    b.weight("conv.k", [6, 2, 3, 3], uniform(108, 1)),
+    b.weight("conv.b", [6], uniform(6, 2)),
+    { groups: 2, padding: 1 },
+  );
+  const rows = b.reshape(b.relu(conv), [6, 30]);
+  const grouped = b.linear(rows, b.weight("fc1.w", [9, 10], uniform(90, 3)), undefined, {
+    groups: 3,
+  });
+  const fc2 = b.linear(
+    b.reshape(grouped, [1, 6, 9]),
+    b.weight("fc2.w", [5, 9], uniform(45, 4, -4, 4)),
+    b.weight("fc2.b", [5], uniform(5, 5)),
+  );
+  b.output("y", fc2);
+  return b.build();
+}
+
+async function writeOut(result: EmitResult): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "refold_narrow_" });
+  for (const file of result.files) {
+    const contents = file.contents;
+    await Deno.writeFile(
+      join(dir, file.path),
+      typeof contents === "string" ? new TextEncoder().encode(contents) : contents,
+    );
+  }
+  return dir;
+}
+
+/** Emits, loads model.js, runs once; checks against the graph holding the stored weights. */
+async function checkModule(
+  backend: { emit(graph: Graph, options?: EmitOptions): Promise<EmitResult> },
+  options: EmitOptions,
+  load: Record<string, unknown> = {},
+): Promise<EmitResult> {
+  const graph = sampleGraph();
+  const result = await backend.emit(graph, options);
+  const dir = await writeOut(result);
+  try {
+    const model = await (await import(`file://${dir}/model.js`)).load(load);
+    const x = uniform(120, 9);
+    const stored = withStoredWeights(graph, planWeightStorage(graph, options.weightDType!));
+    assertClose(await model.run(x), interpret(stored, { x }).y, 1e-6, JSON.stringify(options));
+    // The narrow weights differ from the f32 ones by far more than the tolerance.
+    const { relative } = compareTo(await model.run(x), interpret(graph, { x }).y);
+    assert.ok(relative > 1e-5, `${relative}: do the stored weights reach the module at all?`);
+    model.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  return result;
+}
+
+function compareTo(a: Float32Array, b: ArrayLike<number>) {
+  let diff = 0, scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return { relative: diff / scale };
+}
+
+for (const weightDType of ["f16", "int8"] as const) {
+  for (const inlineWeightLimit of [0, 1 << 20]) {
+    const where = inlineWeightLimit ? "embedded" : "in weights.bin";
+    Deno.test(`js target, ${weightDType} weights ${where}: the stored weights' outputs`, async () => {
+      const result = await checkModule(jsBackend, { weightDType, inlineWeightLimit });
+      const file = result.files.find((f) => f.path === "weights.bin");
+      assert.equal(file === undefined, inlineWeightLimit > 0);
+      const report = result.weights!;
+      if (file) assert.equal(file.contents.length, report.bytes);
+      assert.deepEqual(report.dtypes, weightDType === "int8" ? ["int8", "f32"] : ["f16"]);
+      assert.ok(report.bytes < report.f32Bytes / (weightDType === "int8" ? 2.5 : 1.9));
+    });
+  }
+}
+
+Deno.test("wasm target, f16 weights in weights.bin and embedded: the stored weights' outputs", async () => {
+  for (const inlineWeightLimit of [0, 1 << 20]) {
+    const result = await checkModule(wasmBackend, { weightDType: "f16", inlineWeightLimit });
+    assert.deepEqual(result.weights!.dtypes, ["f16"]);
+  }
+  await assert.rejects(
+    () => wasmBackend.emit(sampleGraph(), { weightDType: "int8" }),
+    /--weight-dtype int8 is not supported by --target wasm yet/,
+  );
+});
+
+Deno.test({
+  name: "webgpu target, f16 weights on an f32 plan: the stored weights' outputs",
+  ignore: !HAS_GPU,
+  async fn() {
+    const device = await testDevice();
+    for (const inlineWeightLimit of [0, 1 << 20]) {
+      await checkModule(webgpuBackend, { weightDType: "f16", inlineWeightLimit }, { device });
+    }
+    await assert.rejects(
+      () => webgpuBackend.emit(sampleGraph(), { f16: true, weightDType: "f32" }),
+      /--f16 stores weights as f16; --weight-dtype f32 contradicts it/,
+    );
+  },
+});

@@ -24,7 +24,11 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
     return;
   }
   checkOutputDir(options.out, options.model);
-  const training = await loadModelFile(options.model, { batch: options.batch });
+  const inputs: string[] = [];
+  const training = await loadModelFile(options.model, {
+    batch: options.batch,
+    onFile: (path) => inputs.push(path),
+  });
   verifyGraph(training, options.model);
   const { graph, reports } = runPipeline(training, {
     passes: options.passes,
@@ -38,7 +42,7 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
   const emitted = await backend.emit(graph, { f16: options.f16 });
   const files: EmittedFile[] = [...emitted.files];
   if (options.emitIr) files.push({ path: "model.ir", contents: printGraph(graph) });
-  await writeOutputDir(options.out, files);
+  await writeOutputDir(options.out, files, { inputs });
 
   io.out(printable(`${options.model}: ${training.name} (batch ${options.batch})`));
   io.out(formatSummary(summarize(training), summarize(graph)));

@@ -14,6 +14,8 @@ export { exportOnnx, importOnnx, loadOnnx } from "./onnx/mod.ts";
 export interface LoadOptions {
   /** Batch size for a symbolic or baked batch dimension (default 1). */
   readonly batch?: number;
+  /** Called with the path of every file read: the model, its weights, external data. */
+  readonly onFile?: (path: string) => void;
 }
 
 /** Loads a model.json or .onnx file as a training-time graph. */

@@ -6,7 +6,6 @@
  */
 import type { Backend, EmitOptions, EmitResult } from "../backend.ts";
 import type { Graph } from "../../ir/mod.ts";
-import { RefoldError } from "../../ir/mod.ts";
 import { bundleModel, declarations } from "./bundle.ts";
 import { compileModel } from "./compile.ts";
 
@@ -16,13 +15,9 @@ export type { CompiledModel } from "./compile.ts";
 const DEFAULT_INLINE_LIMIT = 64 * 1024;
 
 async function emit(graph: Graph, options: EmitOptions = {}): Promise<EmitResult> {
-  let compiled;
-  try {
-    compiled = compileModel(graph);
-  } catch (error) {
-    if (error instanceof RefoldError) throw error;
-    throw new RefoldError(`wasm backend: ${(error as Error).message}`, { node: graph.name });
-  }
+  // A RefoldError here is the user's (a tensor too large for wasm memory); anything else is a
+  // bug in the backend and must reach the CLI as an internal error (exit 70), not exit 1.
+  const compiled = compileModel(graph);
   const inline = compiled.weights.byteLength <= (options.inlineWeightLimit ?? DEFAULT_INLINE_LIMIT);
   const files = [
     { path: "model.js", contents: await bundleModel(compiled, inline) },

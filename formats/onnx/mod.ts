@@ -5,3 +5,4 @@
  */
 export { importOnnx, type ImportOptions, loadOnnx, MAPPERS, OPSET_RANGE } from "./import.ts";
 export { exportOnnx, type ExportOptions } from "./export.ts";
+export { MAX_FOLDED_TOTAL } from "./context.ts";

@@ -44,7 +44,8 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
   if (options.emitIr) files.push({ path: "model.ir", contents: printGraph(graph) });
   await writeOutputDir(options.out, files, { inputs });
 
-  io.out(printable(`${options.model}: ${training.name} (batch ${options.batch})`));
+  const shapes = training.inputs.map((input) => `${input.attrs.name} [${input.type.shape}]`);
+  io.out(printable(`${options.model}: ${training.name} (inputs ${shapes.join(", ")})`));
   io.out(formatSummary(summarize(training), summarize(graph)));
   if (reports.length > 0) io.out(`passes:\n${formatPassReports(reports)}`);
   for (const note of emitted.notes) io.out(`  ${options.target}: ${note}`);

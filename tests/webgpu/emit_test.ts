@@ -6,7 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { interpret } from "../../ir/mod.ts";
-import { webgpuBackend } from "../../backends/webgpu/mod.ts";
+import {
+  createModel,
+  planWebGpu,
+  webgpuBackend,
+  weightFileBytes,
+} from "../../backends/webgpu/mod.ts";
 import type { EmitResult } from "../../backends/backend.ts";
 import { assertClose } from "../_assert.ts";
 import { v1Graph } from "./_graphs.ts";
@@ -92,6 +97,37 @@ gpuTest("embedded weights, a given device, and chaining outputs on the GPU", asy
   onGpu.y.destroy();
   model.dispose();
   await Deno.remove(dir, { recursive: true });
+});
+
+gpuTest("a run whose inputs are rejected leaves no staging buffer behind", async () => {
+  const graph = v1Graph(SIZES);
+  const compiled = planWebGpu(graph);
+  const device = await testDevice();
+  const model = await createModel(compiled.plan, import.meta.url, {}, {
+    device,
+    weights: weightFileBytes(compiled),
+  });
+  const staging: GPUBuffer[] = [];
+  const createBuffer = device.createBuffer;
+  device.createBuffer = (descriptor: GPUBufferDescriptor) => {
+    const buffer = createBuffer.call(device, descriptor);
+    if (descriptor.usage & GPUBufferUsage.MAP_READ) staging.push(buffer);
+    return buffer;
+  };
+  try {
+    for (
+      const wrong of [new Float64Array(512), new Float32Array(3), { z: new Float32Array(512) }]
+    ) {
+      await assert.rejects(() => model.run(wrong as Float32Array), TypeError);
+    }
+    const x = randomFeeds(graph).x;
+    await model.run(x);
+    await model.run(x);
+    assert.equal(staging.length, 1, "one staging buffer serves every run, rejected ones included");
+  } finally {
+    device.createBuffer = createBuffer;
+    model.dispose();
+  }
 });
 
 Deno.test("model.d.ts type-checks a consumer", async () => {

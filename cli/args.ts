@@ -42,7 +42,7 @@ Compiles a training-time model into its deployed graph and writes an ES module.
   --dump-after PASS|all         print the IR text after a pass (repeatable)
   --explain                     say why passes did not fire where they might have
   --verify                      check every pass numerically with the float64 interpreter
-  --tolerance X                 relative error allowed by --verify (default: 1e-5)
+  --tolerance X                 relative error allowed by --verify (default: 1e-6)
   --passes a,b,c|none           run only these passes (default: the whole pipeline)
   --f16                         store weights and activations as f16 (webgpu)
   --help                        this text

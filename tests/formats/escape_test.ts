@@ -69,7 +69,10 @@ Deno.test(
       /"up\/secret" leads out of the model's folder/,
     );
     // Links that stay inside are fine.
-    Deno.writeFileSync(join(model, "real.bin"), new Uint8Array(new Float32Array(16).fill(2).buffer));
+    Deno.writeFileSync(
+      join(model, "real.bin"),
+      new Uint8Array(new Float32Array(16).fill(2).buffer),
+    );
     Deno.symlinkSync(join(model, "real.bin"), join(model, "inside"));
     const graph = importOnnx(externalModel("inside"), { file });
     assert.deepEqual([...graph.outputs[0].node.inputs[1].data!], new Array(16).fill(2));

@@ -59,7 +59,7 @@ async function checkThreads(graph: Graph, reference: Graph, threadCounts: readon
       for (const { name } of graph.outputs) {
         const what = `${graph.name}/${name} (${engine}, ${threads} threads)`;
         assert.deepStrictEqual(multi.outputs[name], single.outputs[name], `${what} differs`);
-        assertClose(multi.outputs[name], expected[name], 1e-4, what);
+        assertClose(multi.outputs[name], expected[name], 2e-6, what);
       }
     }
   }

@@ -85,10 +85,10 @@ export async function checkGraph(
   for (const { name } of graph.outputs) {
     const { relative, maxAbs } = compareArrays(actual[name], expected[name]);
     worst = Math.max(worst, relative);
-    if (!(relative <= (options.tolerance ?? 1e-5))) {
+    if (!(relative <= (options.tolerance ?? 1e-6))) {
       throw new AssertionError({
         message: `${graph.name}: output "${name}" relative error ${relative.toExponential(2)} ` +
-          `(max abs ${maxAbs.toExponential(2)}) exceeds ${options.tolerance ?? 1e-5}`,
+          `(max abs ${maxAbs.toExponential(2)}) exceeds ${options.tolerance ?? 1e-6}`,
       });
     }
   }

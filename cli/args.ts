@@ -17,7 +17,8 @@ export interface CliOptions {
   readonly model: string;
   readonly target: Target;
   readonly out: string;
-  readonly batch: number;
+  /** Absent: the model's own batch (model.json's "N" and a symbolic ONNX batch are 1). */
+  readonly batch?: number;
   readonly emitIr: boolean;
   readonly dumpAfter: readonly string[] | "all";
   readonly explain: boolean;
@@ -38,12 +39,13 @@ Compiles a training-time model into its deployed graph and writes an ES module.
 
   --target js|wasm|webgpu|onnx  what to write (default: js)
   --out DIR                     output directory (default: out)
-  --batch N                     batch size baked into the static shapes (default: 1)
+  --batch N                     batch size baked into the static shapes (default: the
+                                model's own; 1 where it is symbolic)
   --emit-ir                     also write DIR/model.ir, the deployed graph as IR text
   --dump-after PASS|all         print the IR text after a pass (repeatable)
   --explain                     say why passes did not fire where they might have
   --verify                      check every pass numerically with the float64 interpreter
-  --tolerance X                 relative error allowed by --verify (default: 1e-5)
+  --tolerance X                 relative error allowed by --verify (default: 1e-6)
   --passes a,b,c|none           run only these passes (default: the whole pipeline)
   --f16                         store weights and activations as f16 (webgpu)
   --weight-dtype f32|f16|int8   how weights are stored (default: f32); widened at load
@@ -63,7 +65,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
       options: {
         target: { type: "string", default: "js" },
         out: { type: "string", default: "out" },
-        batch: { type: "string", default: "1" },
+        batch: { type: "string" },
         "emit-ir": { type: "boolean", default: false },
         "dump-after": { type: "string", multiple: true, default: [] },
         explain: { type: "boolean", default: false },
@@ -90,11 +92,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   if (!(TARGETS as readonly string[]).includes(values.target)) {
     throw new RefoldError(`unknown --target "${values.target}"; use one of ${TARGETS.join(", ")}`);
   }
-  // Number() would take "0x10", " 2 " and "1e3"; a batch size is written in decimal.
-  const batch = /^[0-9]+$/.test(values.batch) ? Number(values.batch) : NaN;
-  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 65536) {
-    throw new RefoldError(`--batch must be an integer from 1 to 65536, got "${values.batch}"`);
-  }
+  const batch = values.batch === undefined ? undefined : parseBatch(values.batch);
   const tolerance = values.tolerance === undefined ? undefined : Number(values.tolerance);
   if (tolerance !== undefined) {
     if (!(tolerance > 0 && Number.isFinite(tolerance))) {
@@ -178,6 +176,15 @@ function parseQuantize(value: string | undefined, target: Target): "int8" | unde
     );
   }
   return "int8";
+}
+
+/** --batch N: Number() would take "0x10", " 2 " and "1e3"; a batch size is written in decimal. */
+function parseBatch(text: string): number {
+  const batch = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 65536) {
+    throw new RefoldError(`--batch must be an integer from 1 to 65536, got "${text}"`);
+  }
+  return batch;
 }
 
 /** The names a pipeline pass answers to, in pipeline order, each once. */

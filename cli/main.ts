@@ -30,7 +30,11 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
     return;
   }
   checkOutputDir(options.out, options.model);
-  const training = await loadModelFile(options.model, { batch: options.batch });
+  const inputs: string[] = [];
+  const training = await loadModelFile(options.model, {
+    batch: options.batch,
+    onFile: (path) => inputs.push(path),
+  });
   verifyGraph(training, options.model);
   const { graph, reports } = runPipeline(training, {
     passes: options.passes,
@@ -48,9 +52,10 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
   });
   const files: EmittedFile[] = [...emitted.files];
   if (options.emitIr) files.push({ path: "model.ir", contents: printGraph(graph) });
-  await writeOutputDir(options.out, files);
+  await writeOutputDir(options.out, files, { inputs });
 
-  io.out(printable(`${options.model}: ${training.name} (batch ${options.batch})`));
+  const shapes = training.inputs.map((input) => `${input.attrs.name} [${input.type.shape}]`);
+  io.out(printable(`${options.model}: ${training.name} (inputs ${shapes.join(", ")})`));
   io.out(formatSummary(summarize(training), summarize(graph)));
   if (reports.length > 0) io.out(`passes:\n${formatPassReports(reports)}`);
   for (const note of emitted.notes) io.out(`  ${options.target}: ${note}`);

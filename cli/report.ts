@@ -48,7 +48,7 @@ export function formatPassReports(reports: readonly PassReport[]): string {
       ? ""
       : `  max abs ${report.maxAbsError!.toExponential(2)}  max rel ${
         report.maxRelError.toExponential(2)
-      }`;
+      }  since training ${report.totalRelError!.toExponential(2)}`;
     const status = report.changed ? "changed" : "unchanged";
     return `  ${report.pass.padEnd(22)} ${status.padEnd(9)} ${
       report.ms.toFixed(0).padStart(6)

@@ -4,6 +4,7 @@
  */
 export type { Pass, PassContext } from "./pass.ts";
 export {
+  DEFAULT_VERIFY_TOLERANCE,
   type PassReport,
   PIPELINE,
   type PipelineOptions,

@@ -12,8 +12,14 @@ export { exportOnnx, importOnnx, loadOnnx } from "./onnx/mod.ts";
 
 /** Options of loadModelFile. */
 export interface LoadOptions {
-  /** Batch size for a symbolic or baked batch dimension (default 1). */
+  /**
+   * Batch size: model.json's "N" dimension and ONNX's symbolic batch (both 1
+   * when absent); it also replaces a batch size baked into an ONNX input,
+   * which otherwise stays as declared.
+   */
   readonly batch?: number;
+  /** Called with the path of every file read: the model, its weights, external data. */
+  readonly onFile?: (path: string) => void;
 }
 
 /** Loads a model.json or .onnx file as a training-time graph. */

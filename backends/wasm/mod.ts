@@ -19,13 +19,9 @@ const DEFAULT_INLINE_LIMIT = 64 * 1024;
 
 async function emit(graph: Graph, options: EmitOptions = {}): Promise<EmitResult> {
   checkSupported(options);
-  let compiled;
-  try {
-    compiled = compileModel(graph);
-  } catch (error) {
-    if (error instanceof RefoldError) throw error;
-    throw new RefoldError(`wasm backend: ${(error as Error).message}`, { node: graph.name });
-  }
+  // A RefoldError here is the user's (a tensor too large for wasm memory); anything else is a
+  // bug in the backend and must reach the CLI as an internal error (exit 70), not exit 1.
+  const compiled = compileModel(graph);
   // f16 storage needs no knowledge of the layout: the whole f32 file is stored as halves.
   const stored = options.weightDType === "f16"
     ? storeAllAsHalves(graph, floatsOf(compiled.weights))

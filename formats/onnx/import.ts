@@ -14,6 +14,7 @@ import {
   isValidShape,
   makeInput,
   type Node,
+  oneLine,
   RefoldError,
   verifyGraph,
 } from "../../ir/mod.ts";
@@ -43,8 +44,10 @@ export interface ImportOptions {
   readonly file: string;
   /** Batch size for a symbolic first input dimension (default 1) or to replace a baked one. */
   readonly batch?: number;
-  /** Directory of external data files (default: the directory of `file`). */
+  /** Directory of external data files (default: the directory of `file`); they must lie inside it. */
   readonly externalDataDir?: string;
+  /** Called with the real path of every file read (external data; loadOnnx adds the model). */
+  readonly onFile?: (path: string) => void;
 }
 
 /** The opsets of the default domain refold reads. */
@@ -92,6 +95,7 @@ function inputShape(
   let baked: number | undefined;
   const shape = dims!.map((dim, axis) => {
     const value = toInt(dim.dim_value);
+    if (value < 0) fail(`has dimension ${axis} = ${value}; a dimension is never negative`);
     if (axis === 0) {
       if (value > 0) baked = value;
       return options.batch ?? (value > 0 ? value : 1);
@@ -135,12 +139,14 @@ function mapNode(ctx: ImportContext, node: NodeProto, values: Map<string, Value>
     results = mapper(ctx, { inputs, attrs: new Attributes(node), outputs });
   } catch (error) {
     if (!(error instanceof RefoldError)) {
-      return ctx.fail(`internal error: ${error instanceof Error ? error.message : error}`);
+      // A bug in refold, not in the model: it stays an internal error (exit 70), located.
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(`${ctx.file}: ${ctx.where}: ${message}`, { cause: error });
     }
     if (error.location.node) throw error;
     // Re-locate an error raised below the mapper (say, by a tensor decoder) at this node.
     const { file } = error.location;
-    return ctx.fail(file ? error.message.slice(file.length + 2) : error.message);
+    return ctx.fail(file ? error.message.slice(oneLine(file).length + 2) : error.message);
   }
   outputs.forEach((name, i) => {
     if (name === "") return;
@@ -160,16 +166,39 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
   const model = decodeModel(bytes, file);
   const opset = defaultOpset(model, file);
   const graph = model.graph!;
-  const source = { file, externalDataDir: options.externalDataDir ?? dirname(file) };
+  const source = {
+    file,
+    externalDataDir: options.externalDataDir ?? dirname(file),
+    onFile: options.onFile,
+  };
   const values = new Map<string, Value>();
+  let initializerValues = 0;
   for (const initializer of graph.initializer ?? []) {
-    values.set(initializer.name ?? "", constValue(readTensor(initializer, source)));
+    const name = initializer.name ?? "";
+    if (values.has(name)) {
+      throw new RefoldError(`initializer "${name}" is declared twice; ONNX names each value once`, {
+        file,
+      });
+    }
+    const tensor = readTensor(initializer, source);
+    initializerValues += tensor.data.length;
+    values.set(name, constValue(tensor));
   }
   const inputs: Node<"input">[] = [];
   let batchOverride: [number, number] | undefined;
   const initializers = new Set(values.keys());
+  const irVersion = toInt(model.ir_version ?? 0);
   for (const info of graph.input ?? []) {
-    if (initializers.has(info.name ?? "")) continue; // initializers listed as inputs (IR version < 4)
+    if (initializers.has(info.name ?? "")) {
+      if (irVersion < 4) continue; // before IR version 4 every initializer is listed as an input
+      // From IR version 4 on, an input's initializer is only its default: the caller may feed it.
+      throw new RefoldError(
+        `input "${info.name}" is also an initializer, which at IR version ${irVersion} makes ` +
+          "it an input with a default value, not a constant; re-export without " +
+          "keep_initializers_as_inputs (or drop it from the graph inputs) to compile it as a weight",
+        { file },
+      );
+    }
     if (!info.name) throw new RefoldError("a graph input has no name", { file });
     if (values.has(info.name)) {
       throw new RefoldError(`input "${info.name}" is declared twice`, { file });
@@ -180,7 +209,7 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
     inputs.push(input);
     values.set(input.attrs.name, nodeValue(input));
   }
-  const ctx = new ImportContext({ source, opset, batchOverride });
+  const ctx = new ImportContext({ source, opset, batchOverride, initializerValues });
   (graph.node ?? []).forEach((node, index) => {
     ctx.where = describe(node, index, opset);
     mapNode(ctx, node, values);
@@ -201,13 +230,14 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
 /** Reads and imports an ONNX file; external data is looked up beside it. */
 export async function loadOnnx(
   path: string,
-  options: { batch?: number; externalDataDir?: string } = {},
+  options: { batch?: number; externalDataDir?: string; onFile?: (path: string) => void } = {},
 ): Promise<Graph> {
   let bytes: Uint8Array;
   try {
     // Reading a FIFO or a device would block or never end: only regular files are models.
     if (!(await Deno.stat(path)).isFile) throw new RefoldError("is not a file", { file: path });
     bytes = await Deno.readFile(path);
+    options.onFile?.(path);
   } catch (error) {
     if (error instanceof RefoldError) throw error;
     const reason = error instanceof Deno.errors.NotFound

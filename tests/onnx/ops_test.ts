@@ -26,7 +26,7 @@ async function versusOrt(spec: Spec, what: string): Promise<Graph> {
     Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.data])),
   );
   const theirs = await runOrt(bytes, feeds);
-  for (const name of spec.outputs) assertClose(ours[name], theirs[name], 1e-5, `${what}: ${name}`);
+  for (const name of spec.outputs) assertClose(ours[name], theirs[name], 1e-6, `${what}: ${name}`);
   return graph;
 }
 

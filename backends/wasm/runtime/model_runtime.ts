@@ -60,7 +60,8 @@ export interface ModelPlan {
 export interface LoadOptions {
   readonly weights?: WeightsOption;
   /**
-   * Threads to run on (default 1). Above 1, large GEMMs are split across
+   * Threads to run on: an integer >= 1 (default 1), capped at the cores the
+   * engine reports (navigator.hardwareConcurrency, else 4). Above 1, large GEMMs are split across
    * module workers sharing the memory, where SharedArrayBuffer and Worker
    * exist (browsers: cross-origin isolated pages); elsewhere, or when the
    * workers fail to start, the model silently runs on one thread. dispose()
@@ -167,6 +168,7 @@ export async function createModel(
   base: string,
   options: LoadOptions = {},
 ): Promise<LoadedModel> {
+  const threads = threadCount(options.threads);
   const relaxed = options.engine ? options.engine === "relaxed-simd" : hasRelaxedSimd();
   const variant = relaxed ? plan.relaxed : plan.plain;
   const weights = asFloats(
@@ -176,7 +178,6 @@ export async function createModel(
       byteLength: plan.weightBytes,
     }),
   );
-  const threads = Math.max(1, Math.floor(options.threads ?? 1));
   const threaded = modules.threaded &&
     (relaxed ? modules.threaded.relaxed : modules.threaded.plain);
   let started: Started | undefined;
@@ -216,6 +217,31 @@ export async function createModel(
       live = false;
     },
   };
+}
+
+/** Threads where the engine does not say how many cores it has. */
+const FALLBACK_CORES = 4;
+
+/** The cores this engine reports (navigator.hardwareConcurrency), or FALLBACK_CORES. */
+export function hardwareThreads(): number {
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: unknown } }).navigator
+    ?.hardwareConcurrency;
+  return typeof cores === "number" && Number.isSafeInteger(cores) && cores >= 1
+    ? cores
+    : FALLBACK_CORES;
+}
+
+/**
+ * load()'s `threads`, checked: a positive integer, capped at the cores, since
+ * more workers than cores only wait on each other (and each costs memory).
+ */
+export function threadCount(requested: unknown): number {
+  if (requested === undefined) return 1;
+  if (typeof requested !== "number" || !Number.isInteger(requested) || requested < 1) {
+    const shown = typeof requested === "number" ? String(requested) : typeof requested;
+    throw new TypeError(`refold: load({ threads }) takes an integer >= 1, got ${shown}`);
+  }
+  return Math.min(requested, hardwareThreads());
 }
 
 function bytesOf(code: string | Uint8Array): Uint8Array<ArrayBuffer> {

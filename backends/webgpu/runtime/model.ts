@@ -130,22 +130,29 @@ export async function createModel(
     precision: precision.name,
     device,
     async run(given) {
+      if (disposed) throw new Error("refold: run() after dispose()");
       const staging = idleStaging.pop() ??
         device.createBuffer({
           size: Math.max(stagingSize, 4),
           usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
         });
-      encode(given, (encoder) => {
-        plan.outputs.forEach((port, i) => {
-          encoder.copyBufferToBuffer(
-            buffers[port.buffer],
-            0,
-            staging,
-            stagingOffsets[i],
-            outputBytes[i],
-          );
+      try {
+        encode(given, (encoder) => {
+          plan.outputs.forEach((port, i) => {
+            encoder.copyBufferToBuffer(
+              buffers[port.buffer],
+              0,
+              staging,
+              stagingOffsets[i],
+              outputBytes[i],
+            );
+          });
         });
-      });
+      } catch (error) {
+        // Rejected inputs submit nothing: the staging buffer goes back for the next run.
+        idleStaging.push(staging);
+        throw error;
+      }
       await staging.mapAsync(GPUMapMode.READ);
       const results = plan.outputs.map((_port, i) =>
         new Float32Array(staging.getMappedRange(stagingOffsets[i], outputBytes[i]).slice(0))

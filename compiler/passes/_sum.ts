@@ -1,12 +1,16 @@
 /**
- * Sums of branches, seen through reshapes. `reshape(a + b) = reshape(a) +
- * reshape(b)`, so a tree of same-shape adds, with views between them, is one
- * sum of leaves that all hold the same number of elements in the same
- * row-major order. merge-parallel-convs and conv-into-fc both rewrite such
- * sums: they replace some leaves and rebuild the rest.
+ * Sums of branches, seen through reshapes, and the one driver of the passes
+ * that rewrite them (merge-parallel-convs, conv-into-fc, group-fc).
+ * `reshape(a + b) = reshape(a) + reshape(b)`, so a tree of same-shape adds,
+ * with views between them, is one sum of leaves that all hold the same
+ * number of elements in the same row-major order. A pass says only how to
+ * rewrite one sum; the driver finds the sums, hands each to it with the
+ * input graph's uses and names, and applies the new values in one rebuild.
  */
-import { isReinterpret, makeNode, type Node, sameShape } from "../../ir/mod.ts";
-import { type Uses, viewBase } from "./_rewrite.ts";
+import { type Graph, isReinterpret, makeNode, type Node, sameShape } from "../../ir/mod.ts";
+import type { PassContext } from "../pass.ts";
+import { NameTable } from "./_names.ts";
+import { substitute, Uses, viewBase } from "./_rewrite.ts";
 
 /** A maximal tree of same-shape adds and the leaves it sums. */
 export interface Sum {
@@ -14,6 +18,16 @@ export interface Sum {
   /** The summed values, views stripped; a leaf appears once per time it is added. */
   readonly leaves: readonly Node[];
 }
+
+/** What a sum rewrite may use: the input graph's uses, fresh weight names, --explain. */
+export interface SumEnv {
+  readonly uses: Uses;
+  readonly names: NameTable;
+  readonly context: PassContext;
+}
+
+/** Rewrites one sum: the value that replaces its root, or undefined to leave it as it is. */
+export type SumRewrite = (sum: Sum, env: SumEnv) => Node | undefined;
 
 /** An add without broadcasting. */
 function isPlainAdd(node: Node): boolean {
@@ -49,6 +63,17 @@ export function findSums(uses: Uses): Sum[] {
     sums.push({ root: node, leaves });
   }
   return sums;
+}
+
+/** Rewrites every sum of `graph` with `rewrite`; the graph itself is left untouched. */
+export function rewriteSums(graph: Graph, context: PassContext, rewrite: SumRewrite): Graph {
+  const env: SumEnv = { uses: new Uses(graph), names: new NameTable(graph), context };
+  const plan = new Map<Node, Node>();
+  for (const sum of findSums(env.uses)) {
+    const value = rewrite(sum, env);
+    if (value) plan.set(sum.root, value);
+  }
+  return substitute(graph, plan);
 }
 
 /** `node` viewed with `shape` (itself when the shape already fits). */

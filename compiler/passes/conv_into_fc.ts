@@ -23,18 +23,18 @@
  */
 import {
   expectOp,
-  type Graph,
   makeNode,
   makeWeight,
   type Node,
   sizeOf,
   toFloat32,
+  windowGeometry,
 } from "../../ir/mod.ts";
 import type { Pass, PassContext } from "../pass.ts";
 import { gcd, hasConstantWeights, regroup } from "./_fc.ts";
-import { NameTable } from "./_names.ts";
-import { constant, substitute, Uses, viewBase } from "./_rewrite.ts";
-import { buildSum, findSums, type Sum } from "./_sum.ts";
+import type { NameTable } from "./_names.ts";
+import { constant, type Uses, viewBase } from "./_rewrite.ts";
+import { buildSum, rewriteSums, type Sum, type SumEnv } from "./_sum.ts";
 
 type Conv = Node<"conv2d">;
 type Linear = Node<"linear">;
@@ -78,10 +78,10 @@ function addTaps(
   conv: Conv,
   groups: number,
 ): void {
-  const [, c, h, w] = conv.inputs[0].type.shape;
-  const [, o, oh, ow] = conv.type.shape;
-  const [, cg, kh, kw] = conv.inputs[1].type.shape;
-  const { stride: [sh, sw], pads: [pt, pl], dilation: [dh, dw] } = conv.attrs;
+  const { channels: c, height: h, width: w, outChannels: o, outHeight: oh, outWidth: ow, window } =
+    windowGeometry(conv);
+  const { kernel: [kh, kw], stride: [sh, sw], pads: [pt, pl], dilation: [dh, dw] } = window;
+  const cg = c / conv.attrs.groups;
   const kernel = constant(conv.inputs[1])!;
   const outputsPerGroup = (o * oh * ow) / groups, perGroup = (c * h * w) / groups;
   const outPerConvGroup = o / conv.attrs.groups;
@@ -157,12 +157,11 @@ function explainTransposed(sum: Sum, conv: Conv, context: PassContext): void {
   }
 }
 
-function injectSum(sum: Sum, uses: Uses, names: NameTable, context: PassContext): Node | undefined {
+function injectSum(sum: Sum, { uses, names, context }: SumEnv): Node | undefined {
   const fcs = sum.leaves.filter((leaf): leaf is Linear => leaf.op === "linear");
   const targets = new Map<Linear, Conv[]>();
-  for (const leaf of sum.leaves) {
-    if (leaf.op !== "conv2d") continue;
-    const conv = leaf as Conv;
+  for (const conv of sum.leaves) {
+    if (conv.op !== "conv2d") continue;
     if (fcs.length === 0) {
       explainTransposed(sum, conv, context);
       continue;
@@ -183,9 +182,9 @@ function injectSum(sum: Sum, uses: Uses, names: NameTable, context: PassContext)
   }
   const leaves: Node[] = [];
   for (const leaf of sum.leaves) {
-    if (
-      leaf.op === "conv2d" && [...targets.values()].some((convs) => convs.includes(leaf as Conv))
-    ) continue;
+    if (leaf.op === "conv2d" && [...targets.values()].some((convs) => convs.includes(leaf))) {
+      continue;
+    }
     // A twice-added FC keeps its second copy as it was: the convs count once.
     leaves.push(injected.get(leaf) ?? leaf);
     injected.delete(leaf);
@@ -193,21 +192,10 @@ function injectSum(sum: Sum, uses: Uses, names: NameTable, context: PassContext)
   return buildSum(leaves, sum.root.type.shape);
 }
 
-function injectGraph(graph: Graph, context: PassContext): Graph {
-  const uses = new Uses(graph);
-  const names = new NameTable(graph);
-  const plan = new Map<Node, Node>();
-  for (const sum of findSums(uses)) {
-    const value = injectSum(sum, uses, names, context);
-    if (value) plan.set(sum.root, value);
-  }
-  return substitute(graph, plan);
-}
-
 /** The conv-into-fc pass. */
 export const convIntoFc: Pass = {
   name: "conv-into-fc",
   summary:
     "inject conv branches into the FC they are summed with when the conv's images are the FC's rows",
-  run: injectGraph,
+  run: (graph, context) => rewriteSums(graph, context, injectSum),
 };

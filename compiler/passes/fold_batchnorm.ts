@@ -29,12 +29,12 @@
  * What it leaves, lower-batchnorm turns into a per-channel mul and add.
  */
 import {
+  expectOp,
   type Graph,
   isReinterpret,
   makeNode,
   makeWeight,
   type Node,
-  type OpAttrs,
   UNARY_OPS,
 } from "../../ir/mod.ts";
 import type { Pass, PassContext } from "../pass.ts";
@@ -62,6 +62,8 @@ const isLayer = (node: Node): node is Layer => node.op === "conv2d" || node.op =
 
 class Folder {
   readonly plan = new Map<Node, Node>();
+  /** Each layer as rewritten so far in this pass (a BN on each side may both fold into it). */
+  readonly #layers = new Map<Layer, Layer>();
   readonly #uses: Uses;
   readonly #names: NameTable;
 
@@ -96,22 +98,28 @@ class Folder {
     return this.context.describe(node);
   }
 
-  /** The layer as rewritten so far in this pass (a BN on each side may both fold into it). */
+  /** The layer as rewritten so far in this pass. */
   #current(layer: Layer): Layer {
-    return (this.plan.get(layer) ?? layer) as Layer;
+    return this.#layers.get(layer) ?? layer;
   }
 
   #replaceLayer(layer: Layer, update: { weight: Float32Array; bias: Float32Array }): void {
     const current = this.#current(layer);
-    const [w, b] = current.inputs.slice(1) as Node<"weight">[];
+    const w = expectOp(current.inputs[1], "weight");
     // A layer folded twice in this pass (a BN on each side) keeps the names of its first fold.
     const again = current !== layer;
     const source = w.attrs.name;
     const weightName = again ? source : this.#names.derive(source, "bnfold", "weight");
-    const biasName = again ? b.attrs.name : this.#names.derive(source, "bnfold", "bias");
+    const biasName = again
+      ? expectOp(current.inputs[2], "weight").attrs.name
+      : this.#names.derive(source, "bnfold", "bias");
     const weight = makeWeight(weightName, w.type.shape, update.weight);
     const bias = makeWeight(biasName, [update.bias.length], update.bias);
-    this.plan.set(layer, makeNode(layer.op, [layer.inputs[0], weight, bias], layer.attrs));
+    const folded: Layer = layer.op === "conv2d"
+      ? makeNode("conv2d", [layer.inputs[0], weight, bias], layer.attrs)
+      : makeNode("linear", [layer.inputs[0], weight, bias], layer.attrs);
+    this.#layers.set(layer, folded);
+    this.plan.set(layer, folded);
   }
 
   #intoProducer(bn: Node<"batchnorm">, affine: Affine): Attempt {
@@ -138,9 +146,10 @@ class Folder {
     if (!channel) {
       return { reason: `${into}: a batchnorm channel does not cover whole output features` };
     }
+    const layer = node;
     return {
       apply: () => {
-        this.#replaceLayer(node as Layer, scaleOutputs(weights, { channel, affine }));
+        this.#replaceLayer(layer, scaleOutputs(weights, { channel, affine }));
         this.plan.set(bn, bn.inputs[0]);
       },
     };
@@ -150,11 +159,9 @@ class Folder {
     if (this.#uses.isOutput(bn)) return { reason: "not folded forward: it is a graph output" };
     // Every path from the BN, through views, transposes and pools, must end in a layer that absorbs it.
     const targets: { layer: Layer; channel: Int32Array }[] = [];
-    const work = this.#uses.users(bn).map((node) => ({
+    const work: { node: Node; previous: Node; map: ChannelMap }[] = this.#uses.users(bn).map((
       node,
-      previous: bn as Node,
-      map: channelMapOf(bn),
-    }));
+    ) => ({ node, previous: bn, map: channelMapOf(bn) }));
     while (work.length > 0) {
       const { node, previous, map } = work.shift()!;
       if (isLayer(node)) {
@@ -195,8 +202,9 @@ class Folder {
       return moved ? { map: moved } : fail("it splits a batchnorm channel's elements apart");
     }
     if (node.op === "avgpool" || node.op === "global_avgpool") {
-      const attrs = node.attrs as Partial<OpAttrs["avgpool"]>;
-      if (attrs.countIncludePad && attrs.pads?.some((pad) => pad > 0)) {
+      if (
+        node.op === "avgpool" && node.attrs.countIncludePad && node.attrs.pads.some((p) => p > 0)
+      ) {
         return fail("a zero-padded average pool would average zeros instead of the shift");
       }
       const [, , h, w] = node.inputs[0].type.shape;

@@ -29,7 +29,7 @@ import type { Pass, PassContext } from "../pass.ts";
 import { gcd, hasConstantWeights, regroup } from "./_fc.ts";
 import { NameTable } from "./_names.ts";
 import { constant, substitute, Uses, viewBase } from "./_rewrite.ts";
-import { buildSum, findSums } from "./_sum.ts";
+import { buildSum, rewriteSums, type Sum, type SumEnv } from "./_sum.ts";
 
 type Linear = Node<"linear">;
 
@@ -67,13 +67,7 @@ function sumFcs(fcs: readonly Linear[], names: NameTable): Linear {
 }
 
 /** Merges summed FCs that read the same rows; undefined when none do. */
-function mergeSummed(
-  root: Node,
-  leaves: readonly Node[],
-  uses: Uses,
-  names: NameTable,
-  context: PassContext,
-) {
+function mergeSummed({ root, leaves }: Sum, { uses, names, context }: SumEnv): Node | undefined {
   const buckets = new Map<string, Linear[]>();
   const ids = new Map<Node, number>();
   const fcLeaves = leaves.filter((leaf): leaf is Linear => leaf.op === "linear");
@@ -106,12 +100,12 @@ function mergeSummed(
 
 /** concat(linear(x, W1, b1), linear(x, W2, b2), ...) on the feature axis -> one linear. */
 function mergeConcat(concat: Node<"concat">, uses: Uses, names: NameTable): Node | undefined {
-  const fcs = concat.inputs as Linear[];
-  const x = fcs[0].inputs[0];
+  const fcs = concat.inputs.filter((input): input is Linear => input.op === "linear");
+  const x = fcs[0]?.inputs[0];
   const fits = concat.attrs.axis === concat.type.shape.length - 1 && fcs.length > 1 &&
+    fcs.length === concat.inputs.length &&
     fcs.every((fc) =>
-      fc.op === "linear" && fc.inputs[0] === x && fc.attrs.groups === 1 && uses.only(fc) &&
-      hasConstantWeights(fc)
+      fc.inputs[0] === x && fc.attrs.groups === 1 && uses.only(fc) && hasConstantWeights(fc)
     ) && new Set(fcs).size === fcs.length;
   if (!fits) return undefined;
   const k = featuresIn(fcs[0]);
@@ -236,25 +230,21 @@ function compact(fc: Linear, names: NameTable): Node | undefined {
 }
 
 function groupGraph(graph: Graph, context: PassContext): Graph {
-  const uses = new Uses(graph);
-  const names = new NameTable(graph);
+  const summed = rewriteSums(graph, context, mergeSummed);
+  const uses = new Uses(summed);
+  const names = new NameTable(summed);
   const plan = new Map<Node, Node>();
-  for (const sum of findSums(uses)) {
-    const value = mergeSummed(sum.root, sum.leaves, uses, names, context);
-    if (value) plan.set(sum.root, value);
-  }
   for (const node of uses.order) {
-    if (node.op === "concat") {
-      const value = mergeConcat(node, uses, names);
-      if (value) plan.set(node, value);
-    }
+    if (node.op !== "concat") continue;
+    const value = mergeConcat(node, uses, names);
+    if (value) plan.set(node, value);
   }
   // Compact every FC of the merged graph, new ones included.
-  const merged = substitute(graph, plan);
+  const merged = substitute(summed, plan);
   const second = new Map<Node, Node>();
   for (const node of new Uses(merged).order) {
     if (node.op !== "linear") continue;
-    const value = compact(node as Linear, names);
+    const value = compact(node, names);
     if (value) second.set(node, value);
   }
   return substitute(merged, second);

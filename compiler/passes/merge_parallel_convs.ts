@@ -17,7 +17,6 @@
  */
 import {
   expectOp,
-  type Graph,
   makeNode,
   makeWeight,
   type Node,
@@ -25,10 +24,10 @@ import {
   sameShape,
   toFloat32,
 } from "../../ir/mod.ts";
-import type { Pass, PassContext } from "../pass.ts";
-import { NameTable } from "./_names.ts";
-import { constant, substitute, Uses } from "./_rewrite.ts";
-import { buildSum, findSums, type Sum } from "./_sum.ts";
+import type { Pass } from "../pass.ts";
+import type { NameTable } from "./_names.ts";
+import { constant } from "./_rewrite.ts";
+import { buildSum, rewriteSums, type Sum, type SumEnv } from "./_sum.ts";
 
 type Conv = Node<"conv2d">;
 
@@ -113,12 +112,12 @@ function sizeOfKernel(conv: Conv): number {
 }
 
 /** Merges what can be merged in one sum; returns its new value, or undefined when nothing merged. */
-function mergeSum(sum: Sum, uses: Uses, names: NameTable, context: PassContext): Node | undefined {
+function mergeSum(sum: Sum, { uses, names, context }: SumEnv): Node | undefined {
   const byInput = new Map<Node, Conv[]>();
   for (const leaf of sum.leaves) {
     if (leaf.op !== "conv2d") continue;
     // A branch added twice stays twice: its kernel then counts twice.
-    byInput.set(leaf.inputs[0], [...(byInput.get(leaf.inputs[0]) ?? []), leaf as Conv]);
+    byInput.set(leaf.inputs[0], [...(byInput.get(leaf.inputs[0]) ?? []), leaf]);
   }
   const consumed = new Set<Node>();
   const placed = new Map<Node, Node>();
@@ -173,20 +172,9 @@ function mergeSum(sum: Sum, uses: Uses, names: NameTable, context: PassContext):
   return buildSum(leaves, sum.root.type.shape);
 }
 
-function mergeGraph(graph: Graph, context: PassContext): Graph {
-  const uses = new Uses(graph);
-  const names = new NameTable(graph);
-  const plan = new Map<Node, Node>();
-  for (const sum of findSums(uses)) {
-    const merged = mergeSum(sum, uses, names, context);
-    if (merged) plan.set(sum.root, merged);
-  }
-  return substitute(graph, plan);
-}
-
 /** The merge-parallel-convs pass. */
 export const mergeParallelConvs: Pass = {
   name: "merge-parallel-convs",
   summary: "merge summed conv branches on the same input (and identity branches) into one conv",
-  run: mergeGraph,
+  run: (graph, context) => rewriteSums(graph, context, mergeSum),
 };

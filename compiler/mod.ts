@@ -11,6 +11,7 @@ export {
   runPipeline,
 } from "./pipeline.ts";
 export { canonicalize } from "./passes/canonicalize.ts";
+export { composeConvs } from "./passes/compose_convs.ts";
 export { convIntoFc } from "./passes/conv_into_fc.ts";
 export { foldBatchnorm } from "./passes/fold_batchnorm.ts";
 export { groupFc } from "./passes/group_fc.ts";

@@ -2,9 +2,11 @@
  * The pass pipeline: a readable list of named passes, and the driver that
  * runs them with the developer tools --dump-after, --explain and --verify.
  *
- * The order is the algebra's: fold the BatchNorms of the branches into their
- * convs, merge the branches, inject the merged conv into the FC, compact the
- * FCs, then fold the BatchNorms in front, which only now see linear layers.
+ * The order is the algebra's: fold the BatchNorms (and per-channel scales) of
+ * the branches into their convs, compose convs chained without a
+ * nonlinearity, merge the branches of each sum, inject the merged conv into
+ * the FC, compact the FCs, then fold the BatchNorms after merged sums and in
+ * front of FCs, which only now see linear layers.
  */
 import {
   formatNode,
@@ -21,6 +23,7 @@ import {
 } from "../ir/mod.ts";
 import type { Pass, PassContext } from "./pass.ts";
 import { canonicalize } from "./passes/canonicalize.ts";
+import { composeConvs } from "./passes/compose_convs.ts";
 import { convIntoFc } from "./passes/conv_into_fc.ts";
 import { foldBatchnorm } from "./passes/fold_batchnorm.ts";
 import { groupFc } from "./passes/group_fc.ts";
@@ -30,12 +33,13 @@ import { graphChanged } from "./passes/_rewrite.ts";
 
 /** The passes in the order they run; a pass may run more than once. */
 export const PIPELINE: readonly Pass[] = [
-  canonicalize, // 1x1 convs on (N,K,1,1) become FCs, views merge
-  foldBatchnorm, // branch BNs into their convs, fc3_bn into fc3
-  mergeParallelConvs, // the local perceptron's kernels into one conv
-  convIntoFc, // that conv into fc3
+  canonicalize, // 1x1 convs on (N,K,1,1) become FCs, views merge, constants fold
+  foldBatchnorm, // branch BNs and scales into their convs, fc3_bn into fc3
+  composeConvs, // DBB's 1x1 -> kxk chains into one conv
+  mergeParallelConvs, // each sum's branches on one tensor into one conv
+  convIntoFc, // the local perceptron's conv into fc3
   groupFc, // parallel FCs merged, FCs compacted to their finest groups
-  foldBatchnorm, // BNs in front, now that what follows them is linear
+  foldBatchnorm, // BNs after merged sums, and BNs in front of what is now linear
   lowerBatchnorm, // what is left: per-channel mul + add
   canonicalize, // tidy the views the rewrites left behind
 ];

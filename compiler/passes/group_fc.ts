@@ -29,7 +29,7 @@ import type { Pass, PassContext } from "../pass.ts";
 import { gcd, hasConstantWeights, regroup } from "./_fc.ts";
 import { NameTable } from "./_names.ts";
 import { constant, substitute, Uses, viewBase } from "./_rewrite.ts";
-import { buildSum, rewriteSums, type Sum, type SumEnv } from "./_sum.ts";
+import { buildSum, rewriteSums, type Sum, type SumEnv, type Term } from "./_sum.ts";
 
 type Linear = Node<"linear">;
 
@@ -37,27 +37,29 @@ const featuresIn = (fc: Linear) => fc.inputs[0].type.shape[fc.inputs[0].type.sha
 
 const weightName = (fc: Linear) => expectOp(fc.inputs[1], "weight").attrs.name;
 
-/** One FC computing the sum of `fcs`, which read views of the same rows. */
-function sumFcs(fcs: readonly Linear[], names: NameTable): Linear {
-  const groups = fcs.reduce((g, fc) => gcd(g, fc.attrs.groups), fcs[0].attrs.groups);
-  const n = fcs[0].inputs[1].type.shape[0];
-  const weight = regroup(fcs[0], groups);
+/** A summed FC and its sign. */
+type FcTerm = { readonly node: Linear; readonly sign: 1 | -1 };
+
+/** One FC computing the signed sum of `fcs`, which read views of the same rows. */
+function sumFcs(fcs: readonly FcTerm[], names: NameTable): Linear {
+  const first = fcs[0].node;
+  const groups = fcs.reduce((g, { node }) => gcd(g, node.attrs.groups), first.attrs.groups);
+  const n = first.inputs[1].type.shape[0];
+  const weight = new Float32Array(first.inputs[1].type.shape[1] * first.attrs.groups * n / groups);
   const bias = new Float64Array(n);
   let hasBias = false;
-  fcs.forEach((fc, i) => {
-    if (i > 0) {
-      const other = regroup(fc, groups);
-      for (let j = 0; j < weight.length; j++) weight[j] += other[j];
-    }
+  for (const { node: fc, sign } of fcs) {
+    const own = regroup(fc, groups);
+    for (let j = 0; j < weight.length; j++) weight[j] += sign * own[j];
     const b = constant(fc.inputs[2]);
     if (b) {
       hasBias = true;
-      for (let j = 0; j < n; j++) bias[j] += b[j];
+      for (let j = 0; j < n; j++) bias[j] += sign * b[j];
     }
-  });
-  const source = weightName(fcs[0]);
+  }
+  const source = weightName(first);
   const inputs: Node[] = [
-    fcs[0].inputs[0],
+    first.inputs[0],
     makeWeight(names.derive(source, "merged", "weight"), [n, weight.length / n], weight),
   ];
   if (hasBias) {
@@ -66,13 +68,16 @@ function sumFcs(fcs: readonly Linear[], names: NameTable): Linear {
   return makeNode("linear", inputs, { groups });
 }
 
+const isFcTerm = (term: Term): term is FcTerm => term.node.op === "linear";
+
 /** Merges summed FCs that read the same rows; undefined when none do. */
-function mergeSummed({ root, leaves }: Sum, { uses, names, context }: SumEnv): Node | undefined {
-  const buckets = new Map<string, Linear[]>();
+function mergeSummed({ root, terms }: Sum, { uses, names, context }: SumEnv): Node | undefined {
+  const buckets = new Map<string, FcTerm[]>();
   const ids = new Map<Node, number>();
-  const fcLeaves = leaves.filter((leaf): leaf is Linear => leaf.op === "linear");
-  if (fcLeaves.length < 2) return undefined;
-  for (const fc of fcLeaves) {
+  const fcTerms = terms.filter(isFcTerm);
+  if (fcTerms.length < 2) return undefined;
+  for (const term of fcTerms) {
+    const fc = term.node;
     if (!uses.only(fc) || !hasConstantWeights(fc)) {
       context.explain(
         fc,
@@ -83,17 +88,17 @@ function mergeSummed({ root, leaves }: Sum, { uses, names, context }: SumEnv): N
     const base = viewBase(fc.inputs[0]);
     if (!ids.has(base)) ids.set(base, ids.size);
     const key = `${ids.get(base)}/${featuresIn(fc)}`;
-    buckets.set(key, [...(buckets.get(key) ?? []), fc]);
+    buckets.set(key, [...(buckets.get(key) ?? []), term]);
   }
-  const merged = new Map<Node, Node | null>();
+  const merged = new Map<Term, Node | null>();
   for (const fcs of buckets.values()) {
-    if (fcs.length < 2 || new Set(fcs).size !== fcs.length) continue;
+    if (fcs.length < 2 || new Set(fcs.map((t) => t.node)).size !== fcs.length) continue;
     fcs.forEach((fc, i) => merged.set(fc, i === 0 ? sumFcs(fcs, names) : null));
   }
   if (merged.size === 0) return undefined;
-  const kept = leaves.flatMap((leaf) => {
-    const value = merged.get(leaf);
-    return value === undefined ? [leaf] : value === null ? [] : [value];
+  const kept = terms.flatMap((term): Term[] => {
+    const value = merged.get(term);
+    return value === undefined ? [term] : value === null ? [] : [{ node: value, sign: 1 }];
   });
   return buildSum(kept, root.type.shape);
 }

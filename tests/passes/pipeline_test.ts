@@ -21,6 +21,7 @@ Deno.test("the pipeline is a readable list of named passes", () => {
   assert.deepEqual(names, [
     "canonicalize",
     "fold-batchnorm",
+    "compose-convs",
     "merge-parallel-convs",
     "conv-into-fc",
     "group-fc",

@@ -41,19 +41,27 @@ function outLength(size: number, axis: Axis, stride: number): number {
   return Math.floor((size + axis.before + axis.after - span) / stride) + 1;
 }
 
-/** The window whose taps reach offsets low..high in steps of `dilation`; undefined when no padding gives `out` outputs. */
+/**
+ * The window whose taps reach offsets low..high in steps of `dilation`, padded after by
+ * `preferred` when that gives `out` outputs (the branches' own padding, so a symmetric conv
+ * stays symmetric), else by the least that does; undefined when none does.
+ */
 function fitAxis(
   reach: { low: number; high: number; dilation: number },
   size: number,
   stride: number,
   out: number,
+  preferred: number,
 ): Axis | undefined {
   const before = -reach.low;
   const kernel = (reach.high - reach.low) / reach.dilation + 1;
   const span = reach.dilation * (kernel - 1) + 1;
-  const after = Math.max(0, (out - 1) * stride + span - size - before);
-  const axis = { kernel, dilation: reach.dilation, before, after };
-  return before >= 0 && outLength(size, axis, stride) === out ? axis : undefined;
+  const least = Math.max(0, (out - 1) * stride + span - size - before);
+  for (const after of [preferred, least]) {
+    const axis = { kernel, dilation: reach.dilation, before, after };
+    if (before >= 0 && after >= 0 && outLength(size, axis, stride) === out) return axis;
+  }
+  return undefined;
 }
 
 /** Copies `form`'s weight into a [O, C/g, K...] array at tap offsets given per axis. */
@@ -120,11 +128,15 @@ export function sumForms(forms: readonly ConvForm[]): { form: ConvForm } | { rea
       if (f.window.kernel[axis] > 1) dilation = gcd(dilation, f.window.dilation[axis]);
       dilation = gcd(dilation, -low - f.window.pads[axis]);
     }
+    const ownHigh = (f: ConvForm) =>
+      (f.window.kernel[axis] - 1) * f.window.dilation[axis] - f.window.pads[axis];
+    const preferred = Math.max(...forms.map((f) => f.window.pads[axis + 2] + high - ownHigh(f)));
     const fitted = fitAxis(
       { low, high, dilation: dilation || 1 },
       axis === 0 ? height : width,
       first.window.stride[axis],
       axis === 0 ? oh : ow,
+      preferred,
     );
     if (!fitted) return { reason: "no single window holds every branch's taps" };
     axes.push(fitted);
@@ -199,6 +211,7 @@ export function composeForms(a: ConvForm, b: ConvForm): ConvForm {
       axis === 0 ? height : width,
       b.window.stride[axis] * step[axis],
       axis === 0 ? oh : ow,
+      a.window.pads[axis + 2] + b.window.pads[axis + 2] * step[axis],
     );
     if (!fitted) throw new Error("internal: a composed conv does not give the second's outputs");
     axes.push(fitted);

@@ -65,6 +65,8 @@ interface Attempt {
   readonly merged: ReadonlyMap<Group, ConvForm>;
   readonly dissolved: ReadonlySet<Branch>;
   readonly notes: readonly { node: Node; reason: string }[];
+  /** True when a group was refused (its branches then stay as they were). */
+  readonly refused: boolean;
 }
 
 function groupKey(form: ConvForm, ids: Map<Node, number>): string {
@@ -116,6 +118,7 @@ function attempt(sum: Sum, env: SumEnv, compose: boolean): Attempt {
   });
   const active = new Set(branches.filter((branch) => branch.forms.length > 0));
   let merged = new Map<Group, ConvForm>();
+  let refused = false;
   for (let settled = false; !settled;) {
     settled = true;
     merged = new Map();
@@ -125,21 +128,21 @@ function attempt(sum: Sum, env: SumEnv, compose: boolean): Attempt {
       const form = "form" in result ? result.form : undefined;
       const reason = form ? costProblem(group, form) : "reason" in result ? result.reason : "";
       if (!form || reason) {
+        // One branch alone in its group is a chain that would not compose profitably.
+        const what = group.branches.size > 1 ? "merged with the other branches" : "composed";
         for (const branch of group.branches) {
-          notes.push({
-            node: branch.term.node,
-            reason: `not merged with the other branches: ${reason}`,
-          });
+          notes.push({ node: branch.term.node, reason: `not ${what}: ${reason}` });
           active.delete(branch);
         }
         settled = false;
+        refused = true;
         break;
       }
       merged.set(group, form);
     }
   }
   const dissolved = new Set([...merged.keys()].flatMap((group) => [...group.branches]));
-  return { branches, merged, dissolved, notes };
+  return { branches, merged, dissolved, notes, refused };
 }
 
 /** Why a merged conv does not pay, or undefined. */
@@ -206,8 +209,7 @@ const isWindowed = (node: Node): node is Node<"conv2d" | "avgpool"> =>
 
 function mergeSum(sum: Sum, env: SumEnv): SumRewriteResult | undefined {
   const composed = attempt(sum, env, true);
-  const refused = composed.notes.some((note) => note.reason.startsWith("not merged"));
-  const plain = refused ? attempt(sum, env, false) : undefined;
+  const plain = composed.refused ? attempt(sum, env, false) : undefined;
   const chosen = plain && plain.dissolved.size > composed.dissolved.size ? plain : composed;
   for (const { node, reason } of chosen.notes) env.context.explain(node, reason);
   explainKept(chosen, env);

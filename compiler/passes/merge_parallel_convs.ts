@@ -89,10 +89,10 @@ function groupsOf(branches: readonly Branch[]): Group[] {
   return [...groups.values()];
 }
 
-/** True when a group merges nothing: one branch, at most one node behind it. */
+/** True when a group merges nothing: one branch with at most one node, or tensors alone (x + x). */
 function trivial(group: Group): boolean {
-  return group.branches.size === 1 &&
-    group.forms.reduce((total, form) => total + form.sources.length, 0) <= 1;
+  const sources = group.forms.reduce((total, form) => total + form.sources.length, 0);
+  return sources === 0 || (group.branches.size === 1 && sources === 1);
 }
 
 /** The cost of what a group replaces: its nodes and the adds that joined its branches. */

@@ -44,6 +44,8 @@ const MOBILEONE_SMALL: MobileoneConfig = {
   width: 64,
 };
 
+type Form = "training" | "deploy";
+
 const weightNames = (graph: Graph) =>
   topoOrder(graph).flatMap((node) => node.op === "weight" ? [node.attrs.name] : []);
 
@@ -83,15 +85,12 @@ for (const { name, build } of CASES) {
 }
 
 Deno.test("parameter counts: the builders' graphs, their formulas, PyTorch's state_dict", async () => {
-  for (
-    const [config, count, name, build] of [
-      [REPVGG_SMALL, repvggParameters, "repvgg_a0_small", CASES[0].build],
-      [MOBILEONE_SMALL, mobileoneParameters, "mobileone_s0_small", CASES[1].build],
-    ] as const
-  ) {
-    // deno-lint-ignore no-explicit-any
-    const formula = (form: "training" | "deploy") => (count as any)(config, form) as number;
-    const training = build();
+  const cases = [
+    { name: "repvgg_a0_small", formula: (f: Form) => repvggParameters(REPVGG_SMALL, f) },
+    { name: "mobileone_s0_small", formula: (f: Form) => mobileoneParameters(MOBILEONE_SMALL, f) },
+  ];
+  for (const [i, { name, formula }] of cases.entries()) {
+    const training = CASES[i].build();
     assert.equal(summarize(training).parameters, formula("training"), name);
     assert.equal(summarize(runPipeline(training).graph).parameters, formula("deploy"), name);
     const state = await readSafetensors(`${FAMILIES}${name}.safetensors`);

@@ -9,17 +9,14 @@ import {
   isConstantOnly,
   makeWeight,
   type Node,
-  type OpName,
-  OPS,
+  OP_NAMES,
   sameShape,
   UNARY_OPS,
 } from "../../ir/mod.ts";
 import { type Rule, rule, type RuleEnv } from "./_rules.ts";
 import { constant } from "./_rewrite.ts";
 
-const COMPUTED_OPS = (Object.keys(OPS) as OpName[]).filter((op) =>
-  op !== "input" && op !== "weight"
-);
+const COMPUTED_OPS = OP_NAMES.filter((op) => op !== "input" && op !== "weight");
 
 /** A weight with `source`'s data and a new shape, named after it (no copy). */
 function reshapedWeight(source: Node<"weight">, shape: readonly number[], env: RuleEnv): Node {

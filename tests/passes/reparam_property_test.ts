@@ -11,6 +11,7 @@ import {
   mergeParallelConvs,
   type Pass,
   runPasses,
+  runPipeline,
 } from "../../compiler/mod.ts";
 import {
   type Graph,
@@ -348,5 +349,44 @@ Deno.test("a per-channel scale or shift after a conv folds into it, whatever its
       },
     ),
     { numRuns: 120, seed: 1204 },
+  );
+});
+
+Deno.test("a layer scale or BN after a sum of convs ends inside the merged conv (pipeline)", () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        c: fc.integer({ min: 1, max: 4 }),
+        o: fc.integer({ min: 1, max: 4 }),
+        kernels: fc.array(fc.constantFrom(1, 3, 5), { minLength: 2, maxLength: 3 }),
+        after: fc.array(fc.constantFrom("scale", "bn", "shift"), { minLength: 1, maxLength: 2 }),
+        seed: fc.nat(1000),
+      }),
+      (cfg) => {
+        const b = new GraphBuilder("post"), w = new Weights(b, cfg.seed);
+        const x = b.input("x", [1, cfg.c, 6, 5]);
+        let sum: Node | undefined;
+        for (const k of cfg.kernels) {
+          const conv = b.conv2d(x, w.tensor([cfg.o, cfg.c, k, k]), undefined, {
+            padding: (k - 1) / 2,
+          });
+          sum = sum ? b.add(sum, conv) : conv;
+        }
+        let y = sum!;
+        for (const op of cfg.after) {
+          y = op === "bn"
+            ? w.bn(y)
+            : op === "scale"
+            ? b.mul(y, w.tensor([cfg.o, 1, 1]))
+            : b.add(y, w.tensor([1, cfg.o, 1, 1]));
+        }
+        b.output("y", b.relu(y));
+        const graph = b.build();
+        const { graph: after } = runPipeline(graph);
+        assertEquivalent(graph, after, TOLERANCE);
+        assert.deepEqual(summarize(after).ops, { conv2d: 1, relu: 1 }, printGraph(after));
+      },
+    ),
+    { numRuns: 60, seed: 1205 },
   );
 });

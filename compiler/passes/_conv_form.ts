@@ -49,13 +49,13 @@ export type FormResult = { form: ConvForm } | { reason: string };
 
 /**
  * A float read or written costs about as much as this many FLOPs: one wasm
- * thread here streams about 14 GB/s and computes about 30 GFLOP/s
- * (bench/wasm_bench.ts measures both), so moving 4 bytes takes as long as
- * about 8 FLOPs. Merging small kernels into a larger one can pay although it
- * adds FLOPs, since it saves whole passes over the activations; a dense
- * kernel grown from a depthwise one never does.
+ * thread on this project's machine, quiet, streams about 37 GB/s and
+ * computes about 54 GFLOP/s (bench/wasm_bench.ts measures both), so moving
+ * 4 bytes takes as long as about 6 FLOPs. Merging small kernels into a larger
+ * one can pay although it adds FLOPs, since it saves whole passes over the
+ * activations; a dense kernel grown from a depthwise one never does.
  */
-export const MOVE_COST = 8;
+export const MOVE_COST = 6;
 
 /** What running `node` costs: its FLOPs plus MOVE_COST per activation value it reads or writes. */
 export function nodeCost(node: Node): number {

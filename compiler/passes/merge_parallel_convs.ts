@@ -170,9 +170,10 @@ function explainKept(chosen: Attempt, env: SumEnv): void {
   const reads = (branch: Branch, input: Node) =>
     branch.forms.some((form) => form.input === input) ||
     (isWindowed(branch.term.node) && branch.term.node.inputs[0] === input);
+  const noted = new Set(chosen.notes.map((note) => note.node));
   for (const branch of chosen.branches) {
     const node = branch.term.node;
-    if (chosen.dissolved.has(branch)) continue;
+    if (chosen.dissolved.has(branch) || noted.has(node)) continue;
     if (isWindowed(node) && !uses.only(node)) {
       const peer = formed.find((other) => other !== branch && reads(other, node.inputs[0]));
       if (peer) {

@@ -2,25 +2,24 @@
  * The pass pipeline: a readable list of named passes, and the driver that
  * runs them with the developer tools --dump-after, --explain and --verify.
  *
- * The order is the algebra's: fold the BatchNorms of the branches into their
- * convs, merge the branches, inject the merged conv into the FC, compact the
- * FCs, then fold the BatchNorms in front, which only now see linear layers.
+ * The order is the algebra's: fold the BatchNorms (and per-channel scales) of
+ * the branches into their convs, compose convs chained without a
+ * nonlinearity, merge the branches of each sum, inject the merged conv into
+ * the FC, compact the FCs, then fold the BatchNorms after merged sums and in
+ * front of FCs, which only now see linear layers.
  */
 import {
   formatNode,
   type Graph,
-  hashString,
-  interpret,
   type Node,
   printGraph,
   RefoldError,
-  sizeOf,
   topoOrder,
-  uniform,
-  verifyGraph,
 } from "../ir/mod.ts";
 import type { Pass, PassContext } from "./pass.ts";
+import { Verifier } from "./verify.ts";
 import { canonicalize } from "./passes/canonicalize.ts";
+import { composeConvs } from "./passes/compose_convs.ts";
 import { convIntoFc } from "./passes/conv_into_fc.ts";
 import { foldBatchnorm } from "./passes/fold_batchnorm.ts";
 import { groupFc } from "./passes/group_fc.ts";
@@ -30,12 +29,13 @@ import { graphChanged } from "./passes/_rewrite.ts";
 
 /** The passes in the order they run; a pass may run more than once. */
 export const PIPELINE: readonly Pass[] = [
-  canonicalize, // 1x1 convs on (N,K,1,1) become FCs, views merge
-  foldBatchnorm, // branch BNs into their convs, fc3_bn into fc3
-  mergeParallelConvs, // the local perceptron's kernels into one conv
-  convIntoFc, // that conv into fc3
+  canonicalize, // 1x1 convs on (N,K,1,1) become FCs, views merge, constants fold
+  foldBatchnorm, // branch BNs and scales into their convs, fc3_bn into fc3
+  composeConvs, // DBB's 1x1 -> kxk chains into one conv
+  mergeParallelConvs, // each sum's branches on one tensor into one conv
+  convIntoFc, // the local perceptron's conv into fc3
   groupFc, // parallel FCs merged, FCs compacted to their finest groups
-  foldBatchnorm, // BNs in front, now that what follows them is linear
+  foldBatchnorm, // BNs after merged sums, and BNs in front of what is now linear
   lowerBatchnorm, // what is left: per-channel mul + add
   canonicalize, // tidy the views the rewrites left behind
 ];
@@ -55,18 +55,15 @@ export interface PipelineOptions {
   /**
    * Run the float64 interpreter on seeded random inputs before and after every
    * pass, and fail when an output moves by more than `tolerance` (relative to
-   * its largest magnitude; default DEFAULT_VERIFY_TOLERANCE) from the previous
-   * pass's or from the input graph's. Also runs verifyGraph after each pass.
+   * its largest magnitude; by default the larger of DEFAULT_VERIFY_TOLERANCE and
+   * NOISE_FACTOR times the model's float32 noise floor, see compiler/verify.ts)
+   * from the previous pass's or from the input graph's. Also runs verifyGraph
+   * after each pass.
    */
   verify?: boolean | { tolerance?: number; seed?: number };
 }
 
-/**
- * --verify's default relative tolerance. A correct pass moves outputs by about
- * 1e-7 (its weights are rounded to float32 once); a dropped BatchNorm epsilon
- * moves them by 1e-6 to 1e-5, which 1e-5 let through on most example models.
- */
-export const DEFAULT_VERIFY_TOLERANCE = 1e-6;
+export { DEFAULT_VERIFY_TOLERANCE, NOISE_FACTOR } from "./verify.ts";
 
 /** What one pass did. */
 export interface PassReport {
@@ -90,18 +87,6 @@ function selectPasses(names: readonly string[] | undefined): readonly Pass[] {
     }
   }
   return names ? PIPELINE.filter((pass) => names.includes(pass.name)) : PIPELINE;
-}
-
-/** Seeded inputs in [-1, 1), one stream per input name. */
-function seededFeeds(graph: Graph, seed: number): Record<string, Float32Array> {
-  const feeds: Record<string, Float32Array> = {};
-  for (const input of graph.inputs) {
-    feeds[input.attrs.name] = uniform(
-      sizeOf(input.type.shape),
-      (seed ^ hashString(input.attrs.name)) >>> 0,
-    );
-  }
-  return feeds;
 }
 
 /** Buffers a pass may update in place: made by this run, held by one weight of `graph`. */
@@ -142,64 +127,6 @@ function makeContext(
     return weight.op === "weight" && scratch.has(weight.data!.buffer);
   };
   return { explain, describe, reusable };
-}
-
-/** The largest change between two sets of outputs, absolute and relative to `before`'s magnitude. */
-function compareOutputs(
-  before: Record<string, Float64Array>,
-  after: Record<string, Float64Array>,
-): { abs: number; rel: number; output: string } {
-  let worst = { abs: 0, rel: 0, output: "" };
-  for (const [name, expected] of Object.entries(before)) {
-    const actual = after[name];
-    let abs = 0, scale = 0;
-    for (let i = 0; i < expected.length; i++) {
-      const diff = Math.abs(actual[i] - expected[i]);
-      abs = diff > abs || Number.isNaN(diff) ? (Number.isNaN(diff) ? Infinity : diff) : abs;
-      scale = Math.max(scale, Math.abs(expected[i]));
-    }
-    const rel = scale === 0 ? abs : abs / scale;
-    if (rel >= worst.rel) worst = { abs, rel, output: name };
-  }
-  return worst;
-}
-
-/**
- * --verify: the input graph's outputs on seeded inputs, and each pass's
- * outputs checked against the previous pass's and against the input graph's,
- * so that errors below the tolerance cannot build up unseen across passes.
- */
-class Verifier {
-  readonly #feeds: Record<string, Float32Array>;
-  readonly #original: Record<string, Float64Array>;
-  #previous: Record<string, Float64Array>;
-  readonly #tolerance: number;
-
-  constructor(graph: Graph, options: { tolerance?: number; seed?: number }) {
-    this.#tolerance = options.tolerance ?? DEFAULT_VERIFY_TOLERANCE;
-    this.#feeds = seededFeeds(graph, options.seed ?? 0);
-    this.#original = this.#previous = interpret(graph, this.#feeds);
-  }
-
-  /** Checks the graph `pass` made, recording its errors in `report`. */
-  check(pass: Pass, next: Graph, report: PassReport): void {
-    verifyGraph(next, `after pass ${pass.name}`);
-    const outputs = report.changed ? interpret(next, this.#feeds) : this.#previous;
-    const step = compareOutputs(this.#previous, outputs);
-    const total = compareOutputs(this.#original, outputs);
-    report.maxAbsError = step.abs;
-    report.maxRelError = step.rel;
-    report.totalRelError = total.rel;
-    const fail = (what: string, { abs, rel, output }: typeof step) => {
-      throw new RefoldError(
-        `--verify: pass ${pass.name} ${what} output "${output}" by ${abs.toExponential(2)} ` +
-          `(relative ${rel.toExponential(2)}), above the tolerance ${this.#tolerance}`,
-      );
-    };
-    if (!(step.rel <= this.#tolerance)) fail("changed", step);
-    if (!(total.rel <= this.#tolerance)) fail("left the passes before it having moved", total);
-    this.#previous = outputs;
-  }
 }
 
 /** Runs the pipeline (or the selected passes) on `graph`; the input graph is left untouched. */

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { join } from "../_path.ts";
 import { type Case, compile, EXAMPLE, example, runCases, tinyJson } from "./_adversarial.ts";
 
-const PASSES = "canonicalize, fold-batchnorm, merge-parallel-convs, conv-into-fc, group-fc, " +
-  "lower-batchnorm";
+const PASSES = "canonicalize, fold-batchnorm, compose-convs, merge-parallel-convs, conv-into-fc, " +
+  "group-fc, lower-batchnorm";
 
 const cases: Case[] = [
   // Flags: checked before the model is read, each naming the flag.

@@ -8,8 +8,18 @@
  * const { files } = await compileFile("model.json", { target: "wasm" });
  * ```
  *
+ * From a PyTorch checkpoint (torch.save .pth, safetensors), no Python needed:
+ *
+ * ```ts
+ * import { buildArch, compileGraph, loadCheckpoint } from "./mod.ts";
+ * const checkpoint = await loadCheckpoint(await Deno.readFile("RepMLPNet-T224.pth"));
+ * const { graph } = await buildArch("RepMLPNet-T224", { batch: 1, weights: checkpoint });
+ * const { files } = await compileGraph(graph, { target: "wasm" });
+ * ```
+ *
  * The pieces are exported too: the IR (builder, text form, interpreter), the
- * pass pipeline, the model formats and the backends.
+ * pass pipeline, the model formats, the checkpoint readers, the architecture
+ * registry and the backends.
  * @module
  */
 import { BACKENDS, type EmitResult } from "./backends/mod.ts";
@@ -23,14 +33,27 @@ export type { Pass, PassContext, PassReport, PipelineOptions } from "./compiler/
 export {
   exportOnnx,
   importOnnx,
+  type Checkpoint,
+  type CheckpointTensor,
+  loadCheckpoint,
   loadModel,
   loadModelFile,
   loadOnnx,
+  openCheckpoint,
   parseModel,
   readSafetensors,
   writeModel,
   writeSafetensors,
 } from "./formats/mod.ts";
+export {
+  type ArchBuild,
+  type ArchDefinition,
+  type ArchLayout,
+  ARCHITECTURES,
+  buildArch,
+  type BuildArchOptions,
+  findArch,
+} from "./arch/mod.ts";
 export { BACKENDS } from "./backends/mod.ts";
 export type { Backend, EmitOptions, EmitResult, EmittedFile } from "./backends/mod.ts";
 

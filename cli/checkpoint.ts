@@ -1,0 +1,55 @@
+/**
+ * The `--arch` path of the driver: open the checkpoint, build the named
+ * architecture from it strictly, and say what was found (format, wrapper,
+ * layout, and the passes a deploy-form checkpoint lets the pipeline skip).
+ */
+import { buildArch } from "../arch/mod.ts";
+import { PIPELINE } from "../compiler/mod.ts";
+import { openCheckpoint } from "../formats/mod.ts";
+import { type Graph, RefoldError } from "../ir/mod.ts";
+import type { CliOptions } from "./args.ts";
+
+/** A training-time graph from a checkpoint, the passes to run, and lines for the report. */
+export interface CheckpointModel {
+  readonly graph: Graph;
+  /** The passes to run: --passes if given, else the pipeline less what the layout skips. */
+  readonly passes?: readonly string[];
+  readonly notes: readonly string[];
+}
+
+/** Model files are compiled without --arch: say so rather than failing inside a reader. */
+function refuseModelFiles(path: string, arch: string): void {
+  const lower = path.toLowerCase();
+  if (lower.endsWith(".onnx") || lower.endsWith(".json") && !lower.endsWith(".index.json")) {
+    throw new RefoldError(
+      `--arch ${arch} reads checkpoints (.pth, .pt, .safetensors, a folder of shards); ` +
+        `compile a model file without --arch`,
+      { file: path },
+    );
+  }
+}
+
+/** Loads `options.model` as a checkpoint of `options.arch`. */
+export async function loadCheckpointModel(options: CliOptions): Promise<CheckpointModel> {
+  const arch = options.arch!;
+  refuseModelFiles(options.model, arch);
+  const checkpoint = await openCheckpoint(options.model);
+  try {
+    const built = await buildArch(arch, { batch: options.batch, weights: checkpoint });
+    const skipped = built.skipPasses.filter((name) => PIPELINE.some((pass) => pass.name === name));
+    const passes = options.passes ??
+      (skipped.length > 0
+        ? PIPELINE.map((pass) => pass.name).filter((name) => !skipped.includes(name))
+        : undefined);
+    const notes = [
+      `${checkpoint.format}: ${checkpoint.wrapper}; ${checkpoint.tensors.size} tensors`,
+      `${built.arch.name}, ${built.layout.name} form`,
+    ];
+    if (skipped.length > 0 && !options.passes) {
+      notes.push(`skipped (nothing to do in ${built.layout.name} form): ${skipped.join(", ")}`);
+    }
+    return { graph: built.graph, passes, notes };
+  } finally {
+    checkpoint.close();
+  }
+}

@@ -94,7 +94,9 @@ export async function buildArch(
       : arch.layouts.find((each) => each.name === options.layout);
     if (!layout) {
       throw new RefoldError(
-        `${arch.name} has no layout "${options.layout}" (${arch.layouts.map((l) => l.name)})`,
+        `${arch.name} has no layout "${options.layout}" (${
+          arch.layouts.map((l) => l.name).join(", ")
+        })`,
       );
     }
     const graph = layout.build({ batch, seed: options.seed });

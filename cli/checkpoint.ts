@@ -36,7 +36,9 @@ export async function loadCheckpointModel(options: CliOptions): Promise<Checkpoi
   const checkpoint = await openCheckpoint(options.model);
   try {
     const built = await buildArch(arch, { batch: options.batch, weights: checkpoint });
-    const skipped = built.skipPasses.filter((name) => PIPELINE.some((pass) => pass.name === name));
+    // In pipeline order, each once.
+    const skipped = [...new Set(PIPELINE.map((pass) => pass.name))]
+      .filter((name) => built.skipPasses.includes(name));
     const passes = options.passes ??
       (skipped.length > 0
         ? PIPELINE.map((pass) => pass.name).filter((name) => !skipped.includes(name))

@@ -23,18 +23,19 @@
  * @module
  */
 import { BACKENDS, type EmitResult } from "./backends/mod.ts";
-import { type PassReport, type PipelineOptions, runPipeline } from "./compiler/mod.ts";
-import { loadModelFile } from "./formats/mod.ts";
+import { buildArch } from "./arch/mod.ts";
+import { type PassReport, PIPELINE, type PipelineOptions, runPipeline } from "./compiler/mod.ts";
+import { loadModelFile, openCheckpoint } from "./formats/mod.ts";
 import { type Graph, verifyGraph } from "./ir/mod.ts";
 
 export * from "./ir/mod.ts";
 export { PIPELINE, runPipeline } from "./compiler/mod.ts";
 export type { Pass, PassContext, PassReport, PipelineOptions } from "./compiler/mod.ts";
 export {
-  exportOnnx,
-  importOnnx,
   type Checkpoint,
   type CheckpointTensor,
+  exportOnnx,
+  importOnnx,
   loadCheckpoint,
   loadModel,
   loadModelFile,
@@ -48,8 +49,8 @@ export {
 export {
   type ArchBuild,
   type ArchDefinition,
-  type ArchLayout,
   ARCHITECTURES,
+  type ArchLayout,
   buildArch,
   type BuildArchOptions,
   findArch,
@@ -65,6 +66,12 @@ export interface CompileOptions extends PipelineOptions {
   readonly batch?: number;
   /** Store weights and activations as f16 (webgpu). */
   readonly f16?: boolean;
+  /**
+   * compileFile: the file is a checkpoint (.pth, .safetensors, a shard folder) of this
+   * registered architecture (see docs/checkpoints.md); passes its layout has nothing for
+   * are skipped unless `passes` is given.
+   */
+  readonly arch?: string;
 }
 
 /** The deployed graph, what each pass did, and the target's files. */
@@ -90,10 +97,25 @@ export async function compileGraph(
   return { ...emitted, training, deployed: graph, reports };
 }
 
-/** Loads model.json or .onnx from `path`, then compiles it like compileGraph. */
+/**
+ * Loads model.json or .onnx from `path` (or, with `arch`, a checkpoint of that
+ * architecture), then compiles it like compileGraph.
+ */
 export async function compileFile(
   path: string,
   options: CompileOptions = {},
 ): Promise<CompileResult> {
-  return await compileGraph(await loadModelFile(path, { batch: options.batch }), options);
+  if (!options.arch) {
+    return await compileGraph(await loadModelFile(path, { batch: options.batch }), options);
+  }
+  const checkpoint = await openCheckpoint(path);
+  let built;
+  try {
+    built = await buildArch(options.arch, { batch: options.batch, weights: checkpoint });
+  } finally {
+    checkpoint.close();
+  }
+  const passes = options.passes ??
+    PIPELINE.map((pass) => pass.name).filter((name) => !built.skipPasses.includes(name));
+  return await compileGraph(built.graph, { ...options, passes });
 }

@@ -4,7 +4,8 @@
  * PyTorch's eval output (float64) to float32 accuracy, for a training-form
  * and a deploy-form checkpoint, on the js and wasm targets.
  */
-import { buildArch, compileGraph, loadCheckpoint, PIPELINE } from "../../mod.ts";
+import assert from "node:assert/strict";
+import { buildArch, compileFile, compileGraph, loadCheckpoint, PIPELINE } from "../../mod.ts";
 import { assertClose } from "../_assert.ts";
 import { join } from "../_path.ts";
 import { CHECKPOINTS, definitionOf, MANIFEST, readF32, readF64 } from "./_fixtures.ts";
@@ -44,3 +45,14 @@ for (const [arch, file] of CASES) {
     });
   }
 }
+
+Deno.test("compileFile(path, { arch }) reads the checkpoint strictly", async () => {
+  await assert.rejects(
+    () => compileFile(`${CHECKPOINTS}repmlpnet.training.pth`, { arch: "repmlpnet-t224" }),
+    /repmlpnet\.training\.pth: does not fit RepMLPNet-T224 \(training form\): \d+ missing keys/,
+  );
+  await assert.rejects(
+    () => compileFile(`${CHECKPOINTS}repmlpnet.training.pth`),
+    /a checkpoint holds weights but no graph: name its architecture with --arch NAME/,
+  );
+});

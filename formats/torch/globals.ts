@@ -109,8 +109,8 @@ export function stateDictHooks(): PickleHooks {
       if (!known) {
         refuse(
           `global ${global.qualifiedName} is not allowed: refold reads tensors and plain ` +
-            `containers only, and never runs code from a checkpoint (like ` +
-            `torch.load(weights_only=True)); save model.state_dict() rather than the model`,
+            `containers only and never runs code from a checkpoint (as ` +
+            `torch.load(weights_only=True)); if it is a whole model, save model.state_dict() instead`,
         );
       }
       return global;

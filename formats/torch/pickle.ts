@@ -153,9 +153,12 @@ class Unpickler {
   i32(): number {
     return this.#data.getInt32(this.#advance(4), true);
   }
-  u64(): number {
+  /** A u64 length, refused when more than the bytes left (so it is a safe integer). */
+  length64(): number {
     const value = this.#data.getBigUint64(this.#advance(8), true);
-    return value > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(value);
+    const left = this.#bytes.length - this.#at;
+    if (value > BigInt(left)) this.fail(`needs ${value} bytes, ${left} are left (truncated?)`);
+    return Number(value);
   }
   f64(): number {
     return this.#data.getFloat64(this.#advance(8), false); // BINFLOAT is big-endian
@@ -283,7 +286,7 @@ function proto(vm: Unpickler): void {
 }
 
 function frame(vm: Unpickler): void {
-  vm.u64(); // A framing hint: the frame's bytes follow and are read as usual.
+  vm.length64(); // A framing hint: the frame's bytes follow and are read as usual.
 }
 
 type Handler = (vm: Unpickler) => void;
@@ -309,10 +312,10 @@ const OPCODES: Readonly<Record<number, Handler>> = {
   0x47: (vm) => vm.push(vm.f64()), // BINFLOAT
   0x8c: (vm) => vm.push(vm.text(vm.u8())), // SHORT_BINUNICODE
   0x58: (vm) => vm.push(vm.text(vm.u32())), // BINUNICODE
-  0x8d: (vm) => vm.push(vm.text(vm.u64())), // BINUNICODE8
+  0x8d: (vm) => vm.push(vm.text(vm.length64())), // BINUNICODE8
   0x43: (vm) => vm.push(vm.take(vm.u8()).slice()), // SHORT_BINBYTES
   0x42: (vm) => vm.push(vm.take(vm.u32()).slice()), // BINBYTES
-  0x8e: (vm) => vm.push(vm.take(vm.u64()).slice()), // BINBYTES8
+  0x8e: (vm) => vm.push(vm.take(vm.length64()).slice()), // BINBYTES8
   0x71: (vm) => vm.memoPut(vm.u8()), // BINPUT
   0x72: (vm) => vm.memoPut(vm.u32()), // LONG_BINPUT
   0x94: (vm) => vm.memoPutNext(), // MEMOIZE

@@ -243,6 +243,16 @@ Deno.test("broken zip containers are refused by name", async () => {
   const eocd = sizeLie.length - 22;
   new DataView(sizeLie.buffer).setUint32(eocd + 16, sizeLie.length, true); // directory offset
   cases.push(["a directory past the end", sizeLie, /central directory \[\d+, \d+\) runs past/]);
+  const manyEntries = good.slice();
+  new DataView(manyEntries.buffer).setUint16(eocd + 10, 60000, true);
+  cases.push([
+    "60000 entries claimed",
+    manyEntries,
+    /60000 entries do not fit a \d+-byte central directory/,
+  ]);
+  const zip64Lie = good.slice();
+  new DataView(zip64Lie.buffer).setUint32(eocd + 16, 0xffffffff, true);
+  cases.push(["zip64 fields without a locator", zip64Lie, /zip64 fields without a zip64 locator/]);
   for (const [what, bytes, expected] of cases) {
     assert.match(await refusal(bytes), expected, what);
   }

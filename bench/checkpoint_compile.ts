@@ -63,7 +63,13 @@ export async function measurePath(path: "pth" | "onnx", file: string): Promise<P
 
 async function child(path: "pth" | "onnx", file: string): Promise<PathMeasurement> {
   const { code, stdout } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("compile_bench.ts", import.meta.url).pathname, `--child-${path}`, file],
+    args: [
+      "run",
+      "-A",
+      new URL("compile_bench.ts", import.meta.url).pathname,
+      `--child-${path}`,
+      file,
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).output();

@@ -133,7 +133,6 @@ function parseDirectory(
   fail: (problem: string) => never,
 ): Map<string, ZipEntry> {
   const data = view(directory);
-  const decoder = new TextDecoder("utf-8", { fatal: true });
   const entries = new Map<string, ZipEntry>();
   let total = 0;
   let at = 0;
@@ -147,13 +146,7 @@ function parseDirectory(
     const commentLength = data.getUint16(at + 32, true);
     const end = at + 46 + nameLength + extraLength + commentLength;
     if (end > directory.length) fail(`central directory entry ${index} runs past the directory`);
-    let name: string;
-    try {
-      name = decoder.decode(directory.subarray(at + 46, at + 46 + nameLength));
-    } catch {
-      fail(`entry ${index} has a name that is not UTF-8`);
-    }
-    name = name!;
+    const name = decodeName(directory.subarray(at + 46, at + 46 + nameLength), index, fail);
     if (flags & 1) fail(`entry "${name}" is encrypted`);
     const fields = {
       size: data.getUint32(at + 20, true),
@@ -181,6 +174,16 @@ function parseDirectory(
     at = end;
   }
   return entries;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function decodeName(bytes: Uint8Array, index: number, fail: (problem: string) => never): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return fail(`entry ${index} has a name that is not UTF-8`);
+  }
 }
 
 /** Replaces 0xFFFFFFFF fields by the values of the zip64 extra field (id 1), in the spec's order. */

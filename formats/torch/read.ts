@@ -10,7 +10,7 @@ import type { Checkpoint, CheckpointTensor } from "../checkpoint/types.ts";
 import { stripWrapperPrefixes } from "../checkpoint/prefixes.ts";
 import type { ByteSource } from "./bytes.ts";
 import { stateDictHooks } from "./globals.ts";
-import { unpickle } from "./pickle.ts";
+import { MAX_PICKLE_BYTES, unpickle } from "./pickle.ts";
 import { findStateDict } from "./state_dict.ts";
 import { tensorValues } from "./tensor_data.ts";
 import { DTYPE_BYTES, type TorchTensor } from "./values.ts";
@@ -74,7 +74,14 @@ export async function openTorchArchive(source: ByteSource): Promise<Checkpoint> 
   if (byteorder !== "little" && byteorder !== "big") {
     throw new RefoldError(`byteorder record says "${byteorder}", not little or big`, { file });
   }
-  const pickle = await archive.read(archive.entries.get(`${prefix}data.pkl`)!);
+  const pickleEntry = archive.entries.get(`${prefix}data.pkl`)!;
+  if (pickleEntry.size > MAX_PICKLE_BYTES) {
+    throw new RefoldError(
+      `data.pkl of ${pickleEntry.size} bytes is over the ${MAX_PICKLE_BYTES} limit`,
+      { file },
+    );
+  }
+  const pickle = await archive.read(pickleEntry);
   const root = unpickle(pickle, stateDictHooks(), `${file}: data.pkl`);
   const found = findStateDict(root, file);
   const { entries: tensors, note } = stripWrapperPrefixes(found.tensors);

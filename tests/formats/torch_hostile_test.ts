@@ -5,7 +5,7 @@
  * (gen_checkpoints.py); the rest are written byte by byte.
  */
 import assert from "node:assert/strict";
-import { loadCheckpoint } from "../../formats/mod.ts";
+import { loadCheckpoint, openCheckpoint } from "../../formats/mod.ts";
 import { RefoldError } from "../../ir/mod.ts";
 import { CHECKPOINTS, MANIFEST } from "../arch/_fixtures.ts";
 import { f32le, Pickle, stateDictPickle, torchArchive, zipStored } from "./_torch_writer.ts";
@@ -260,5 +260,29 @@ Deno.test("broken zip containers are refused by name", async () => {
   const real = await Deno.readFile(`${CHECKPOINTS}repmlpnet.deploy.pth`);
   for (let cut = 1; cut < 40; cut++) {
     await refusal(real.subarray(0, Math.floor(real.length * cut / 40)));
+  }
+});
+
+Deno.test("a 300 MB data.pkl is refused before it is read", async () => {
+  // A sparse file: the record's bytes are a hole, only the headers are written.
+  const size = 300 * 2 ** 20;
+  const zip = zipStored([{ name: "a/data.pkl", data: new Uint8Array(0) }]);
+  const view = new DataView(zip.buffer);
+  const central = view.getUint32(zip.length - 6, true);
+  for (const at of [18, 22]) view.setUint32(at, size, true); // local header sizes
+  for (const at of [central + 20, central + 24]) view.setUint32(at, size, true);
+  view.setUint32(central + 16, 0, true); // the CRC of nothing would be checked only on read
+  view.setUint32(zip.length - 6, central + size, true); // the directory moved past the hole
+  const path = await Deno.makeTempFile({ suffix: ".pth" });
+  try {
+    using file = await Deno.open(path, { write: true });
+    await file.write(zip.subarray(0, central));
+    await file.seek(size, Deno.SeekMode.Current);
+    await file.write(zip.subarray(central));
+    await assert.rejects(() => openCheckpoint(path), {
+      message: `${path}: data.pkl of ${size} bytes is over the ${256 * 2 ** 20} limit`,
+    });
+  } finally {
+    await Deno.remove(path);
   }
 });

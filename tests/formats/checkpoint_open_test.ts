@@ -49,6 +49,11 @@ Deno.test("the format is told by content, whatever the extension", async () => {
         "archive (.pth, .pt) or a safetensors file",
     );
     assert.equal(await refusal(join(dir, "none.pth")), `${join(dir, "none.pth")}: file not found`);
+    // A FIFO would block a reader forever: only regular files are opened.
+    const fifo = join(dir, "fifo.pth");
+    const { code } = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.equal(code, 0);
+    assert.equal(await refusal(fifo), `${fifo}: is not a file`);
   });
   const legacy = await Deno.readFile(`${CHECKPOINTS}${MANIFEST.hostile.legacy}`);
   await assert.rejects(() => loadCheckpoint(legacy, { file: "old.pth" }), {

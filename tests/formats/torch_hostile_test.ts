@@ -156,6 +156,80 @@ const PICKLES: [string, Uint8Array, RegExp][] = [
     wrapped((p) => p.emptyDict()),
     /the checkpoint's "model" entry is not a state_dict: it is an empty dict/,
   ],
+  [
+    "a state_dict with an integer key",
+    new Pickle().proto(2).emptyDict().int(3).tensor({ name: "", key: "0", numel: 4, shape: [4] })
+      .setitem().stop().bytes(),
+    /no state_dict found: the saved object is not a dict of tensors \(it has a key of type number\)/,
+  ],
+  [
+    "GLOBAL without a newline",
+    wrapped((p) => p.raw(0x63, 0x61, 0x62)),
+    /GLOBAL operand without a newline/,
+  ],
+  [
+    "a string that is not UTF-8",
+    wrapped((p) => p.raw(0x8c, 1, 0xff)),
+    /a string is not valid UTF-8/,
+  ],
+  ["TUPLE without MARK", wrapped((p) => p.none().tuple()), /no MARK to pop to/],
+  [
+    "SETITEMS with a key and no value",
+    wrapped((p) => p.emptyDict().mark().str("k").setitems()),
+    /SETITEMS with an odd number of items/,
+  ],
+  [
+    "APPEND to a dict",
+    wrapped((p) => p.emptyDict().none().append()),
+    /APPEND on a dict, not a list/,
+  ],
+  [
+    "REDUCE with a list of arguments",
+    wrapped((p) => p.global("collections", "OrderedDict").emptyList().reduce()),
+    /REDUCE with list arguments/,
+  ],
+  [
+    "STACK_GLOBAL of numbers",
+    wrapped((p) => p.int(1).int(2).raw(0x93)),
+    /STACK_GLOBAL needs two strings/,
+  ],
+  [
+    "_rebuild_tensor_v2 with 3 arguments",
+    wrapped((p) =>
+      p.global("torch._utils", "_rebuild_tensor_v2").mark().none().none().none().tuple().reduce()
+    ),
+    /_rebuild_tensor_v2 takes 6 or 7 arguments, got 3/,
+  ],
+  [
+    "_rebuild_tensor_v2 of a string",
+    wrapped((p) =>
+      p.global("torch._utils", "_rebuild_tensor_v2").mark().str("x").int(0).emptyTuple()
+        .emptyTuple()
+        .bool(false).none().tuple().reduce()
+    ),
+    /_rebuild_tensor_v2: the first argument is a str, not a storage/,
+  ],
+  [
+    "size and stride of different lengths",
+    stateDictPickle([{ name: "w", key: "0", numel: 4, shape: [2, 2], stride: [1] }]),
+    /_rebuild_tensor_v2: size \(2,2\) and stride \(1\) differ in length/,
+  ],
+  [
+    "_rebuild_parameter of a string",
+    wrapped((p) =>
+      p.global("torch._utils", "_rebuild_parameter").mark().str("x").bool(true).none().tuple()
+        .reduce()
+    ),
+    /_rebuild_parameter takes \(tensor, requires_grad, backward_hooks\)/,
+  ],
+  [
+    "a storage of 2^60 elements",
+    wrapped((p) =>
+      p.mark().str("storage").global("torch", "DoubleStorage").str("0").str("cpu")
+        .raw(0x8a, 8, 0, 0, 0, 0, 0, 0, 0, 0x10).tuple().persid()
+    ),
+    /a persistent id must be/,
+  ],
 ];
 
 for (const [what, pickle, expected] of PICKLES) {
@@ -253,6 +327,48 @@ Deno.test("broken zip containers are refused by name", async () => {
   const zip64Lie = good.slice();
   new DataView(zip64Lie.buffer).setUint32(eocd + 16, 0xffffffff, true);
   cases.push(["zip64 fields without a locator", zip64Lie, /zip64 fields without a zip64 locator/]);
+  // Edits of one field of the first central directory entry (or its local header).
+  const directory = new DataView(good.buffer).getUint32(eocd + 16, true);
+  const edited = (what: string, edit: (view: DataView) => void, expected: RegExp) => {
+    const bytes = good.slice();
+    edit(new DataView(bytes.buffer));
+    cases.push([what, bytes, expected]);
+  };
+  edited("multi-disk", (v) => v.setUint16(eocd + 4, 1, true), /multi-disk archives/);
+  edited("a bad entry signature", (v) => v.setUint32(directory, 0, true), /entry 0 is malformed/);
+  edited(
+    "a name that is not UTF-8",
+    (v) => v.setUint8(directory + 46, 0xff),
+    /entry 0 has a name that is not UTF-8/,
+  );
+  edited(
+    "a zip64 size without its extra field",
+    (v) => v.setUint32(directory + 20, 0xffffffff, true),
+    /entry "archive\/data\.pkl" needs a zip64 extra field and has none/,
+  );
+  edited(
+    "no local header",
+    (v) => {
+      // The second record's local header: the next "PK\x03\x04" after the first.
+      const second = good.findIndex((b, k) =>
+        k > 0 && b === 0x50 && good[k + 1] === 0x4b && good[k + 2] === 3 && good[k + 3] === 4
+      );
+      v.setUint32(second, 0, true);
+    },
+    /entry "archive\/data\/0" has no local header/,
+  );
+  edited(
+    "stored sizes that differ",
+    (v) => v.setUint32(directory + 24, 7, true),
+    /stored entry "archive\/data\.pkl" has \d+ bytes but claims 7/,
+  );
+  cases.push([
+    "a byte order that is neither",
+    torchArchive(stateDictPickle([{ name: "w", key: "0", numel: 1, shape: [] }]), {
+      "0": f32le([1]),
+    }, { byteorder: "middle" }),
+    /byteorder record says "middle", not little or big/,
+  ]);
   for (const [what, bytes, expected] of cases) {
     assert.match(await refusal(bytes), expected, what);
   }

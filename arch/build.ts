@@ -9,7 +9,13 @@ import type { Checkpoint } from "../formats/mod.ts";
 import { type Graph, RefoldError } from "../ir/mod.ts";
 import { expectedTensors } from "./expected.ts";
 import { ARCHITECTURES, findArch } from "./registry.ts";
-import { compareStateDict, describeMismatch, fits, matchScore } from "./strict.ts";
+import {
+  compareStateDict,
+  describeMismatch,
+  fits,
+  matchScore,
+  type StateDictMismatch,
+} from "./strict.ts";
 import type { ArchDefinition, ArchLayout } from "./types.ts";
 
 /** Options of buildArch. */
@@ -42,22 +48,17 @@ export function matchLayout(
   arch: ArchDefinition,
   checkpoint: Checkpoint,
 ): { layout: ArchLayout; expected: Map<string, readonly number[]> } {
-  let best:
-    | { layout: ArchLayout; expected: Map<string, readonly number[]>; score: number }
-    | undefined;
-  let bestMismatch;
+  let best: { layout: ArchLayout; mismatch: StateDictMismatch; score: number } | undefined;
   for (const layout of arch.layouts) {
     const expected = expectedTensors(layout);
     const mismatch = compareStateDict(expected, checkpoint.tensors);
     if (fits(mismatch)) return { layout, expected };
     const score = matchScore(mismatch, expected.size);
-    if (!best || score > best.score) {
-      best = { layout, expected, score };
-      bestMismatch = mismatch;
-    }
+    if (!best || score > best.score) best = { layout, mismatch, score };
   }
+  if (!best) throw new Error(`architecture ${arch.name} is registered without layouts`);
   throw new RefoldError(
-    `does not fit ${arch.name} (${best!.layout.name} form): ${describeMismatch(bestMismatch!)}` +
+    `does not fit ${arch.name} (${best.layout.name} form): ${describeMismatch(best.mismatch)}` +
       otherFit(arch, checkpoint),
     { file: checkpoint.file },
   );

@@ -26,6 +26,15 @@ import { definitionOf, MANIFEST } from "./_fixtures.ts";
 Deno.test("names are unique in any case and found in any case", () => {
   const lower = ARCHITECTURES.map((arch) => arch.name.toLowerCase());
   assert.equal(new Set(lower).size, lower.length);
+  for (const arch of ARCHITECTURES) {
+    assert.ok(arch.layouts.length >= 1, arch.name);
+    assert.equal(new Set(arch.layouts.map((l) => l.name)).size, arch.layouts.length, arch.name);
+    for (const layout of arch.layouts) {
+      for (const pass of layout.skipPasses ?? []) {
+        assert.ok(PIPELINE.some((each) => each.name === pass), `${arch.name}: no pass ${pass}`);
+      }
+    }
+  }
   assert.equal(findArch("repmlpnet-t224").name, "RepMLPNet-T224");
   assert.equal(findArch("REPMLP-RES50-LIGHT-224").name, "RepMLP-Res50-Light-224");
   assert.throws(() => findArch("RepMLPNet-T225"), (error: Error) =>

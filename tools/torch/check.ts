@@ -1,5 +1,5 @@
 /**
- * `deno task torch-check [ARCH] [--target wasm|js]`: the whole promise, at full
+ * `deno task torch-check [ARCH] [--target wasm|js] [--deploy]`: the whole promise, at full
  * size. PyTorch (Debian's python3-torch) writes an official-size checkpoint
  * with torch.save and its own eval output; `compile.ts CHECKPOINT --arch ARCH`
  * turns the .pth into a module; the module runs on the same input and must
@@ -8,6 +8,7 @@
  *
  *   deno task torch-check                      # RepMLPNet-T224, wasm
  *   deno task torch-check RepMLPNet-B224 --target js
+ *   deno task torch-check --deploy             # the checkpoint after the official conversion
  */
 import { parseArgs } from "node:util";
 
@@ -23,9 +24,17 @@ async function run(command: string, args: string[]): Promise<void> {
 }
 
 /** The checkpoint, input and PyTorch output of `arch`, generated once. */
-export async function fullSizeFiles(arch: string, options: { onnx?: boolean } = {}) {
+export async function fullSizeFiles(
+  arch: string,
+  options: { onnx?: boolean; deploy?: boolean } = {},
+) {
   const base = `${CACHE}/${arch}`;
-  const wanted = [`${base}.pth`, `${base}.expected.bin`, ...(options.onnx ? [`${base}.onnx`] : [])];
+  const wanted = [
+    `${base}.pth`,
+    `${base}.expected.bin`,
+    ...(options.onnx ? [`${base}.onnx`] : []),
+    ...(options.deploy ? [`${base}.deploy.pth`] : []),
+  ];
   const missing = await Promise.all(
     wanted.map((path) => Deno.stat(path).then(() => false, () => true)),
   );
@@ -35,10 +44,12 @@ export async function fullSizeFiles(arch: string, options: { onnx?: boolean } = 
       arch,
       CACHE,
       ...(options.onnx ? ["--onnx"] : []),
+      ...(options.deploy ? ["--deploy"] : []),
     ]);
   }
   return {
     pth: `${base}.pth`,
+    deployPth: `${base}.deploy.pth`,
     onnx: `${base}.onnx`,
     input: new Float32Array((await Deno.readFile(`${base}.input.bin`)).buffer),
     expected: new Float64Array((await Deno.readFile(`${base}.expected.bin`)).buffer),
@@ -49,17 +60,21 @@ if (import.meta.main) {
   const { values, positionals } = parseArgs({
     args: Deno.args,
     allowPositionals: true,
-    options: { target: { type: "string", default: "wasm" } },
+    options: {
+      target: { type: "string", default: "wasm" },
+      deploy: { type: "boolean", default: false },
+    },
   });
   const arch = positionals[0] ?? "RepMLPNet-T224";
-  const files = await fullSizeFiles(arch);
-  const out = `${CACHE}/${arch}.${values.target}`;
+  const files = await fullSizeFiles(arch, { deploy: values.deploy });
+  const checkpoint = values.deploy ? files.deployPth : files.pth;
+  const out = `${CACHE}/${arch}.${values.deploy ? "deploy." : ""}${values.target}`;
   const started = performance.now();
   await run(Deno.execPath(), [
     "run",
     "-A",
     `${ROOT}compile.ts`,
-    files.pth,
+    checkpoint,
     "--arch",
     arch,
     "--target",
@@ -79,7 +94,9 @@ if (import.meta.main) {
   });
   const relative = maxAbs / scale;
   console.log(
-    `${arch} (${values.target}): compiled from .pth in ${compileSeconds.toFixed(1)} s; ` +
+    `${arch} (${values.deploy ? "deploy form, " : ""}${values.target}): compiled from .pth in ${
+      compileSeconds.toFixed(1)
+    } s; ` +
       `output vs PyTorch float64: max abs ${maxAbs.toExponential(2)}, relative ` +
       `${relative.toExponential(2)} (tolerance ${TOLERANCE})`,
   );

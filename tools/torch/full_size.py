@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Full-size official checkpoints for `deno task torch-check` and `deno task bench compile`.
 
-    /usr/bin/python3 tools/torch/full_size.py ARCH OUT_DIR [--onnx]
+    /usr/bin/python3 tools/torch/full_size.py ARCH OUT_DIR [--onnx] [--deploy]
 
 ARCH is RepMLPNet-T224 or RepMLPNet-B224. Builds the official training-time module (as
 re-implemented, key for key, in tests/fixtures/torch/gen_examples.py) with seeded weights and
@@ -11,6 +11,8 @@ non-trivial BatchNorm statistics, and writes to OUT_DIR:
   * ARCH.expected.bin    PyTorch's eval output on it in float64
   * ARCH.onnx            with --onnx: torch.onnx.export as docs/onnx.md recommends
                          (opset 17, TrainingMode.PRESERVE)
+  * ARCH.deploy.pth      with --deploy: the state_dict after the official conversion
+                         (locality_injection: fc3 with bias, no fc3_bn, no conv branches)
 Needs Debian's python3-torch (and python3-onnx for --onnx); refold's own tests never run it.
 """
 
@@ -23,7 +25,9 @@ import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "fixtures", "torch"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "fixtures", "torch", "checkpoints"))
 import gen_examples as official  # noqa: E402
+import gen_checkpoints  # noqa: E402
 
 
 def repmlpnet(channels, blocks, sharesets):
@@ -40,7 +44,7 @@ CONFIGS = {
 }
 
 
-def main(arch, out, onnx_too):
+def main(arch, out, onnx_too, deploy_too):
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)
@@ -70,11 +74,14 @@ def main(arch, out, onnx_too):
             torch.onnx.export(model, x, os.path.join(out, arch + ".onnx"), opset_version=17,
                               input_names=["x"], output_names=["y"],
                               training=torch.onnx.TrainingMode.PRESERVE)
+    if deploy_too:
+        _, state = gen_checkpoints.deploy_state("repmlpnet", CONFIGS[arch], model)
+        torch.save(state, os.path.join(out, arch + ".deploy.pth"))
     print("%s: %d tensors, output %s, max|y| %.3f" % (
         arch, len(model.state_dict()), list(y.shape), y.abs().max().item()))
 
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in CONFIGS:
-        sys.exit("usage: full_size.py {%s} OUT_DIR [--onnx]" % ",".join(CONFIGS))
-    main(sys.argv[1], sys.argv[2], "--onnx" in sys.argv[3:])
+        sys.exit("usage: full_size.py {%s} OUT_DIR [--onnx] [--deploy]" % ",".join(CONFIGS))
+    main(sys.argv[1], sys.argv[2], "--onnx" in sys.argv[3:], "--deploy" in sys.argv[3:])

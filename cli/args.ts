@@ -3,6 +3,7 @@
  * checked into a typed record. Every bad flag is a one-line RefoldError.
  */
 import { parseArgs } from "node:util";
+import { findArch } from "../arch/mod.ts";
 import { PIPELINE } from "../compiler/mod.ts";
 import { RefoldError, WEIGHT_DTYPES, type WeightDType } from "../ir/mod.ts";
 
@@ -15,6 +16,8 @@ export type Target = typeof TARGETS[number];
 /** The parsed command line. */
 export interface CliOptions {
   readonly model: string;
+  /** --arch NAME: the model is a checkpoint of this architecture ("list": print them). */
+  readonly arch?: string;
   readonly target: Target;
   readonly out: string;
   /** Absent: the model's own batch (model.json's "N" and a symbolic ONNX batch are 1). */
@@ -34,9 +37,13 @@ export interface CliOptions {
 
 /** The usage text printed by --help. */
 export const USAGE = `usage: deno run -A compile.ts MODEL.json|MODEL.onnx [options]
+       deno run -A compile.ts CHECKPOINT --arch NAME [options]
+       deno run -A compile.ts --arch list
 
 Compiles a training-time model into its deployed graph and writes an ES module.
 
+  --arch NAME|list              CHECKPOINT (.pth, .pt, .safetensors, a folder of shards)
+                                holds the weights of architecture NAME; list prints them
   --target js|wasm|webgpu|onnx  what to write (default: js)
   --out DIR                     output directory (default: out)
   --batch N                     batch size baked into the static shapes (default: the
@@ -52,7 +59,7 @@ Compiles a training-time model into its deployed graph and writes an ES module.
   --quantize int8               compute large linear/conv layers in int8 (onnx)
   --help                        this text
 
-See docs/cli.md.`;
+See docs/cli.md and docs/checkpoints.md.`;
 
 /** Parses argv; throws RefoldError with a one-line message on bad usage. */
 export function parseCliArgs(argv: readonly string[]): CliOptions {
@@ -63,6 +70,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
       allowPositionals: true,
       strict: true,
       options: {
+        arch: { type: "string" },
         target: { type: "string", default: "js" },
         out: { type: "string", default: "out" },
         batch: { type: "string" },
@@ -86,6 +94,13 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   }
   const { values, positionals } = parsed;
   if (values.help) return { help: true } as CliOptions;
+  if (values.arch === "list") return { arch: "list", help: false } as CliOptions;
+  if (values.arch !== undefined) {
+    findArch(values.arch);
+    if (positionals.length !== 1) {
+      throw new RefoldError(`--arch ${values.arch} needs exactly one checkpoint file or folder`);
+    }
+  }
   if (positionals.length !== 1) {
     throw new RefoldError("expected exactly one model file (model.json or model.onnx); see --help");
   }
@@ -117,6 +132,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   }
   return {
     model: positionals[0],
+    arch: values.arch,
     target,
     out: values.out,
     batch,

@@ -3,11 +3,13 @@
  * Output goes to `io.out`, diagnostics to `io.err`; the caller maps a thrown
  * RefoldError to one line on stderr and a non-zero exit.
  */
+import { formatArchList } from "../arch/mod.ts";
 import { BACKENDS, type EmittedFile } from "../backends/mod.ts";
 import { runPipeline } from "../compiler/mod.ts";
 import { loadModelFile } from "../formats/mod.ts";
 import { printGraph, summarize, verifyGraph } from "../ir/mod.ts";
 import { type CliOptions, USAGE } from "./args.ts";
+import { loadCheckpointModel } from "./checkpoint.ts";
 import { checkOutputDir, writeOutputDir } from "./output.ts";
 import {
   formatBytes,
@@ -29,15 +31,21 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
     io.out(USAGE);
     return;
   }
+  if (options.arch === "list") {
+    io.out(formatArchList());
+    return;
+  }
   checkOutputDir(options.out, options.model);
   const inputs: string[] = [];
-  const training = await loadModelFile(options.model, {
-    batch: options.batch,
-    onFile: (path) => inputs.push(path),
-  });
+  const fromCheckpoint = options.arch ? await loadCheckpointModel(options, inputs) : undefined;
+  const training = fromCheckpoint?.graph ??
+    await loadModelFile(options.model, {
+      batch: options.batch,
+      onFile: (path) => inputs.push(path),
+    });
   verifyGraph(training, options.model);
   const { graph, reports } = runPipeline(training, {
-    passes: options.passes,
+    passes: fromCheckpoint ? fromCheckpoint.passes : options.passes,
     dumpAfter: options.dumpAfter,
     onDump: (pass, text) => io.out(`// after ${pass}\n${text}`),
     explain: options.explain,
@@ -56,6 +64,7 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
 
   const shapes = training.inputs.map((input) => `${input.attrs.name} [${input.type.shape}]`);
   io.out(printable(`${options.model}: ${training.name} (inputs ${shapes.join(", ")})`));
+  for (const note of fromCheckpoint?.notes ?? []) io.out(printable(`  ${note}`));
   io.out(formatSummary(summarize(training), summarize(graph)));
   if (reports.length > 0) io.out(`passes:\n${formatPassReports(reports)}`);
   for (const note of emitted.notes) io.out(`  ${options.target}: ${note}`);

@@ -9,6 +9,13 @@ import { loadOnnx } from "./onnx/mod.ts";
 export { loadModel, parseModel, writeModel } from "./model_json/mod.ts";
 export { readSafetensors, writeSafetensors } from "./safetensors.ts";
 export { exportOnnx, importOnnx, loadOnnx } from "./onnx/mod.ts";
+export {
+  type Checkpoint,
+  type CheckpointTensor,
+  FLOAT_DTYPES,
+  loadCheckpoint,
+  openCheckpoint,
+} from "./checkpoint/mod.ts";
 
 /** Options of loadModelFile. */
 export interface LoadOptions {
@@ -22,9 +29,19 @@ export interface LoadOptions {
   readonly onFile?: (path: string) => void;
 }
 
+/** Extensions of files that hold weights but no graph. */
+const CHECKPOINT_EXTENSIONS = [".pth", ".pt", ".safetensors", ".ckpt", ".bin"];
+
 /** Loads a model.json or .onnx file as a training-time graph. */
 export async function loadModelFile(path: string, options: LoadOptions = {}): Promise<Graph> {
   const lower = path.toLowerCase();
+  if (CHECKPOINT_EXTENSIONS.some((extension) => lower.endsWith(extension))) {
+    throw new RefoldError(
+      "a checkpoint holds weights but no graph: name its architecture with --arch NAME " +
+        "(see --arch list and docs/checkpoints.md)",
+      { file: path },
+    );
+  }
   if (lower.endsWith(".json")) return await loadModel(path, options);
   if (lower.endsWith(".onnx")) return await loadOnnx(path, options);
   let head: Uint8Array;

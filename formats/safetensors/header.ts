@@ -40,15 +40,8 @@ export interface TensorInfo {
   readonly end: number;
 }
 
-/** The format is little-endian; typed arrays use the machine's order. */
-export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Reverses the bytes of each `width`-byte element in place (for big-endian machines). */
-export function swapBytes(bytes: Uint8Array, width: number): void {
-  for (let i = 0; i + width <= bytes.length; i += width) {
-    bytes.subarray(i, i + width).reverse();
-  }
-}
+// The format is little-endian; typed arrays use the machine's order.
+export { LITTLE_ENDIAN, swapBytes } from "../dtypes.ts";
 
 /** The header length from the first 8 bytes, refused when past the file or over the limit. */
 export function checkHeaderLength(prefix: Uint8Array, size: number, file: string): number {

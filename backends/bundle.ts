@@ -36,8 +36,8 @@ export async function bundleModule(
       minify: options.minify ?? false,
       legalComments: "none",
       ...(options.banner === undefined ? {} : { banner: { js: options.banner } }),
-      // runtime/files.ts imports node:fs dynamically, only when model.js runs under Node.
-      external: ["node:*"],
+      // No externals: model.js must bundle for browsers as it is (runtime/files.ts reaches
+      // Node's fs only through runtime checks that no bundler resolves).
       logLevel: "silent",
     });
     return result.outputFiles[0].text;

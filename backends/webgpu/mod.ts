@@ -41,7 +41,9 @@ export const webgpuBackend: Backend & {
     const bytes = weightFileBytes(compiled);
     const inline = bytes.byteLength <= (options.inlineWeightLimit ?? DEFAULT_INLINE_LIMIT);
     const files: EmittedFile[] = [];
-    const placement = inline ? { embedded: toBase64(bytes) } : { file: "weights.bin" };
+    const placement = inline
+      ? { embedded: toBase64(bytes) }
+      : { file: "weights.bin", byteLength: bytes.byteLength };
     files.push({ path: "model.js", contents: await bundleModel(compiled.plan, placement) });
     files.push({ path: "model.d.ts", contents: declarations(compiled.plan) });
     if (!inline) files.push({ path: "weights.bin", contents: bytes });

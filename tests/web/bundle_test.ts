@@ -7,7 +7,7 @@ import * as esbuild from "esbuild";
 import { rollup } from "rollup";
 import { assertClose } from "../_assert.ts";
 import { join } from "../_path.ts";
-import { reference, testBlock, writeModule } from "./_modules.ts";
+import { reference, testBlock, TOLERANCE, writeModule } from "./_modules.ts";
 
 const graph = testBlock();
 const { x, y } = reference(graph);
@@ -67,7 +67,7 @@ for (const target of ["js", "wasm"]) {
       checkBundle(text);
       const { main } = await import(join(dir, "dist", "app.js"));
       const out = await main(x);
-      assertClose(out.y, y, 2e-6, `${target} bundled by esbuild vs interpreter`);
+      assertClose(out.y, y, TOLERANCE[target], `${target} bundled by esbuild vs interpreter`);
       checkProgress(out.progress, (await Deno.stat(join(dir, "dist", "weights.bin"))).size);
     } finally {
       await esbuild.stop();
@@ -114,7 +114,7 @@ Deno.test("wasm: the default script bundle needs load({ weights }) and says so",
     await assert.rejects(() => main(x), /import\.meta\.url is not available.*load\(\{ weights/);
     const weights = new URL(`file://${join(dir, "dist", "weights.bin")}`);
     const out = await main(x, { weights });
-    assertClose(out.y, y, 2e-6, "wasm in a script bundle vs interpreter");
+    assertClose(out.y, y, TOLERANCE.wasm, "wasm in a script bundle vs interpreter");
     checkProgress(out.progress, (await Deno.stat(join(dir, "dist", "weights.bin"))).size);
   } finally {
     await esbuild.stop();
@@ -144,7 +144,7 @@ for (const target of ["js", "wasm", "webgpu"]) {
       await Deno.writeTextFile(join(dir, "dist", "app.js"), output[0].code);
       const { main } = await import(join(dir, "dist", "app.js"));
       const out = await main(x);
-      assertClose(out.y, y, 2e-6, `${target} bundled by Rollup vs interpreter`);
+      assertClose(out.y, y, TOLERANCE[target], `${target} bundled by Rollup vs interpreter`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { assertClose } from "../_assert.ts";
 import { join } from "../_path.ts";
-import { reference, testBlock, writeModule } from "./_modules.ts";
+import { reference, testBlock, TOLERANCE, writeModule } from "./_modules.ts";
 
 const graph = testBlock();
 const { x, y } = reference(graph);
@@ -62,7 +62,7 @@ for (const target of ["js", "wasm"]) {
         const result = await runNode(dir, ...args);
         assert.equal(result.code, 0, result.stderr);
         const out = JSON.parse(result.stdout);
-        assertClose(out.y, y, 2e-6, `${target} in Node ${args} vs interpreter`);
+        assertClose(out.y, y, TOLERANCE[target], `${target} in Node ${args} vs interpreter`);
         assert.ok(out.progress.length >= 3, "progress per chunk");
         assert.deepEqual(out.progress.at(-1), { loaded: size, total: size });
       }

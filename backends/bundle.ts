@@ -3,7 +3,7 @@
  * self-contained ES module with esbuild, so model.js needs no runtime library.
  * Every target bundles here; they differ only in their entry and banner.
  */
-import * as esbuild from "esbuild";
+import * as esbuild from "npm:esbuild@0.28.2";
 import { fileURLToPath } from "node:url";
 import { RefoldError } from "../ir/mod.ts";
 

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="npm:@webgpu/types@0.1.74" />
 /**
  * Runtime glue of a WebGPU model.js: at load it creates every buffer,
  * pipeline and bind group once; a run writes the inputs, encodes all

@@ -25,6 +25,10 @@ export interface CliOptions {
   readonly tolerance?: number;
   readonly passes?: readonly string[];
   readonly f16: boolean;
+  /** --report FILE: the compile report as HTML. */
+  readonly report?: string;
+  /** --input-shape NAME=D,D,...: static shapes for ONNX inputs with symbolic dimensions. */
+  readonly inputShapes: Readonly<Record<string, readonly number[]>>;
   readonly help: boolean;
 }
 
@@ -43,6 +47,8 @@ Compiles a training-time model into its deployed graph and writes an ES module.
   --tolerance X                 relative error allowed by --verify (default: 1e-5)
   --passes a,b,c|none           run only these passes (default: the whole pipeline)
   --f16                         store weights and activations as f16 (webgpu)
+  --input-shape NAME=1,3,256,256  static shape of an ONNX input (repeatable)
+  --report FILE                 also write the compile report as HTML (graphs, passes, sizes)
   --help                        this text
 
 See docs/cli.md.`;
@@ -66,6 +72,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         tolerance: { type: "string" },
         passes: { type: "string" },
         f16: { type: "boolean", default: false },
+        report: { type: "string" },
+        "input-shape": { type: "string", multiple: true, default: [] },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -119,8 +127,39 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     tolerance,
     passes,
     f16: values.f16,
+    report: checkReportPath(values.report),
+    inputShapes: parseInputShapes(values["input-shape"]),
     help: false,
   };
+}
+
+function checkReportPath(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  if (path === "" || path.endsWith("/")) {
+    throw new RefoldError(`--report must name a file, got "${path}"`);
+  }
+  return path;
+}
+
+/** `--input-shape x=1,3,256,256` (repeatable), each input once, every dimension >= 1. */
+function parseInputShapes(values: readonly string[]): Record<string, number[]> {
+  const shapes: Record<string, number[]> = {};
+  for (const value of values) {
+    const at = value.lastIndexOf("=");
+    const name = value.slice(0, at), dims = value.slice(at + 1).split(",");
+    if (at <= 0 || dims.some((dim) => !/^[0-9]+$/.test(dim.trim()))) {
+      throw new RefoldError(
+        `--input-shape takes NAME=D,D,... with decimal dimensions, e.g. x=1,3,256,256; got "${value}"`,
+      );
+    }
+    const shape = dims.map((dim) => Number(dim.trim()));
+    if (shape.some((dim) => dim < 1 || dim > 2 ** 30)) {
+      throw new RefoldError(`--input-shape ${name}: every dimension must be from 1 to 2^30`);
+    }
+    if (Object.hasOwn(shapes, name)) throw new RefoldError(`--input-shape ${name} given twice`);
+    shapes[name] = shape;
+  }
+  return shapes;
 }
 
 /** The names a pipeline pass answers to, in pipeline order, each once. */

@@ -7,6 +7,7 @@ export {
   type PassReport,
   PIPELINE,
   type PipelineOptions,
+  type PipelineStep,
   runPasses,
   runPipeline,
 } from "./pipeline.ts";

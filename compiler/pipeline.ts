@@ -58,6 +58,20 @@ export interface PipelineOptions {
    * its largest magnitude; default 1e-5). Also runs verifyGraph after each pass.
    */
   verify?: boolean | { tolerance?: number; seed?: number };
+  /** Told before each pass runs and before its output is verified (for progress displays). */
+  onProgress?: (step: PipelineStep) => void;
+}
+
+/**
+ * What the pipeline is about to do: run pass `index` of `count`, verify its
+ * output, or (stage "reference", before the first pass under verify) compute
+ * the training graph's outputs that every pass is checked against.
+ */
+export interface PipelineStep {
+  readonly pass: string;
+  readonly index: number;
+  readonly count: number;
+  readonly stage: "reference" | "run" | "verify";
 }
 
 /** What one pass did. */
@@ -176,6 +190,9 @@ export function runPasses(
   const verify = options.verify === true ? {} : options.verify || undefined;
   const tolerance = verify?.tolerance ?? 1e-5;
   const feeds = verify ? seededFeeds(graph, verify.seed ?? 0) : {};
+  const progress = (index: number, stage: PipelineStep["stage"]) =>
+    options.onProgress?.({ pass: passes[index].name, index, count: passes.length, stage });
+  if (verify && passes.length > 0) progress(0, "reference");
   let expected = verify ? interpret(graph, feeds) : {};
   const reports: PassReport[] = [];
   // The caller's weights are never updated in place; later passes may update what earlier ones made.
@@ -184,7 +201,8 @@ export function runPasses(
     if (node.op === "weight") inputBuffers.add(node.data!.buffer);
   }
   let current = graph;
-  for (const pass of passes) {
+  for (const [index, pass] of passes.entries()) {
+    progress(index, "run");
     const start = performance.now();
     let next: Graph;
     try {
@@ -201,6 +219,7 @@ export function runPasses(
       ms: performance.now() - start,
     };
     if (verify) {
+      progress(index, "verify");
       verifyGraph(next, `after pass ${pass.name}`);
       const outputs = report.changed ? interpret(next, feeds) : expected;
       const { abs, rel, output } = compareOutputs(expected, outputs);

@@ -14,12 +14,14 @@ export { exportOnnx, importOnnx, loadOnnx } from "./onnx/mod.ts";
 export interface LoadOptions {
   /** Batch size for a symbolic or baked batch dimension (default 1). */
   readonly batch?: number;
+  /** Static shapes of ONNX inputs by name, for symbolic dimensions. */
+  readonly inputShapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 /** Loads a model.json or .onnx file as a training-time graph. */
 export async function loadModelFile(path: string, options: LoadOptions = {}): Promise<Graph> {
   const lower = path.toLowerCase();
-  if (lower.endsWith(".json")) return await loadModel(path, options);
+  if (lower.endsWith(".json")) return await loadJson(path, options);
   if (lower.endsWith(".onnx")) return await loadOnnx(path, options);
   let head: Uint8Array;
   try {
@@ -37,5 +39,16 @@ export async function loadModelFile(path: string, options: LoadOptions = {}): Pr
       file: path,
     });
   }
-  return head[0] === 0x7b ? await loadModel(path, options) : await loadOnnx(path, options);
+  return head[0] === 0x7b ? await loadJson(path, options) : await loadOnnx(path, options);
+}
+
+/** model.json's shapes are static but for "N": input shapes are for ONNX only. */
+async function loadJson(path: string, options: LoadOptions): Promise<Graph> {
+  if (options.inputShapes && Object.keys(options.inputShapes).length > 0) {
+    throw new RefoldError(
+      "--input-shape applies to ONNX models; model.json inputs are static but for the batch N",
+      { file: path },
+    );
+  }
+  return await loadModel(path, { batch: options.batch });
 }

@@ -3,7 +3,7 @@
  * (bottom), each box one op, or, for graphs too large to read op by op, one
  * block of the network. A block is named by the checkpoint keys of the
  * weights its ops read (`stages.1.0.repmlp_block.fc3.weight` belongs to
- * `stages.1.0`); ops that read no named weight join the block of their first
+ * `stages.1.0`); ops that read no named weight join the block of their latest
  * input. Blocks are cut into runs along the topological order, so the drawing
  * stays acyclic even when a model interleaves its blocks.
  */
@@ -89,6 +89,24 @@ function blockOf(weightName: string, depth: number | "natural"): string | undefi
   return parts.slice(0, last >= 0 ? last + 1 : 1).join(".");
 }
 
+/**
+ * The block of a node's most recently computed input: a residual add(x, f(x)) belongs
+ * with f, not with whatever computed x.
+ */
+function latestBlock(
+  node: Node,
+  block: ReadonlyMap<Node, string>,
+  run: ReadonlyMap<Node, number>,
+): string | undefined {
+  let latest: Node | undefined;
+  for (const input of node.inputs) {
+    if (run.has(input) && (latest === undefined || run.get(input)! >= run.get(latest)!)) {
+      latest = input;
+    }
+  }
+  return latest && block.get(latest);
+}
+
 /** Block boxes: runs of ops of one block along `order`. */
 function blockUnits(order: readonly Node[], graph: Graph, depth: number | "natural"): Unit[] {
   const block = new Map<Node, string>();
@@ -106,7 +124,7 @@ function blockUnits(order: readonly Node[], graph: Graph, depth: number | "natur
       ? `input ${node.attrs.name}`
       : named
       ? blockOf(named.attrs.name, depth)!
-      : block.get(node.inputs.find((i) => block.has(i))!) ?? "(ops)";
+      : latestBlock(node, block, run) ?? "(ops)";
     block.set(node, key);
     if (key !== current || units.length === 0) {
       units.push({ label: key, detail: "", title: "", kind: "block", inputs: new Set() });

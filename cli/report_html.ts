@@ -126,10 +126,11 @@ export function reportSections(report: CompileReport, id = "report"): string {
     `<h2>Output</h2>`,
     `<ul>`,
     ...report.notes.map((note) => `<li>${escapeXml(note)}</li>`),
-    ...report.files.map((file) =>
-      `<li><code>${escapeXml(file.path)}</code> ${formatBytes(file.bytes)}</li>`
-    ),
     `</ul>`,
+    `<p class="ops">files: ${
+      report.files.map((file) => `<code>${escapeXml(file.path)}</code> ${formatBytes(file.bytes)}`)
+        .join(" · ")
+    }</p>`,
     ...(steps.length === 0 ? [] : [
       `<p class="ops">compile time: ${
         steps.map((s) => `${escapeXml(s.step)} ${(s.ms / 1000).toFixed(2)} s`).join(", ")

@@ -3,6 +3,7 @@
  * self-contained ES module with esbuild, so model.js needs no runtime library.
  * Every target bundles here; they differ only in their entry and banner.
  */
+// deno-lint-ignore no-import-prefix -- versioned here so that refold runs outside its checkout (docs/cli.md)
 import * as esbuild from "npm:esbuild@0.28.2";
 import { fileURLToPath } from "node:url";
 import { RefoldError } from "../ir/mod.ts";

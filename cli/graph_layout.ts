@@ -50,7 +50,10 @@ interface Unit {
 const shapeText = (shape: readonly number[]) => shape.length === 0 ? "scalar" : shape.join("×");
 
 /** The op boxes: inputs, each computing node, then one box per graph output. */
-function opUnits(order: readonly Node[], graph: Graph): { units: Unit[]; index: Map<Node, number> } {
+function opUnits(
+  order: readonly Node[],
+  graph: Graph,
+): { units: Unit[]; index: Map<Node, number> } {
   const index = new Map<Node, number>();
   const names = new Map(order.map((node, i) => [node, `%${i}`]));
   const units: Unit[] = [];
@@ -161,7 +164,9 @@ function blockUnits(order: readonly Node[], graph: Graph, depth: number | "natur
 }
 
 /** Layers by longest path, then each layer ordered by its inputs' mean position (two sweeps). */
-function place(units: readonly Unit[]): { x: number[]; y: number[]; width: number; height: number } {
+function place(
+  units: readonly Unit[],
+): { x: number[]; y: number[]; width: number; height: number } {
   const layer = units.map(() => 0);
   units.forEach((unit, i) => {
     for (const input of unit.inputs) layer[i] = Math.max(layer[i], layer[input] + 1);
@@ -173,7 +178,9 @@ function place(units: readonly Unit[]): { x: number[]; y: number[]; width: numbe
     for (const members of layers) {
       const key = (i: number) => {
         const inputs = [...units[i].inputs];
-        return inputs.length === 0 ? slot[i] : inputs.reduce((s, j) => s + slot[j], 0) / inputs.length;
+        return inputs.length === 0
+          ? slot[i]
+          : inputs.reduce((s, j) => s + slot[j], 0) / inputs.length;
       };
       const keys = new Map(members.map((i) => [i, key(i)]));
       members.sort((a, b) => keys.get(a)! - keys.get(b)! || a - b);

@@ -86,7 +86,9 @@ export function graphSvg(graph: Graph, options: { id: string; maxBoxes?: number 
     const family = FAMILY[box.kind] ?? "math";
     return [
       `<g class="box ${family}"><title>${escapeXml(box.title)}</title>`,
-      `<rect x="${box.x - BOX.width / 2}" y="${box.y - half}" width="${BOX.width}" height="${BOX.height}" rx="6"/>`,
+      `<rect x="${box.x - BOX.width / 2}" y="${
+        box.y - half
+      }" width="${BOX.width}" height="${BOX.height}" rx="6"/>`,
       `<text class="label" x="${box.x}" y="${box.y - 3}" text-anchor="middle">${
         escapeXml(fit(box.label, 24))
       }</text>`,

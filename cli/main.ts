@@ -83,7 +83,9 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
 
 /** Bytes of an emitted file. */
 function byteLength(contents: string | Uint8Array): number {
-  return typeof contents === "string" ? new TextEncoder().encode(contents).byteLength : contents.byteLength;
+  return typeof contents === "string"
+    ? new TextEncoder().encode(contents).byteLength
+    : contents.byteLength;
 }
 
 /** `file` relative to `dir` when it lies inside it, else undefined. */
@@ -118,7 +120,9 @@ function printSummary(
   io.out(formatSummary(summarize(result.training), summarize(result.graph)));
   if (result.reports.length > 0) io.out(`passes:\n${formatPassReports(result.reports)}`);
   for (const note of result.notes) io.out(`  ${options.target}: ${note}`);
-  const sizes = result.files.map((file) => `${file.path} ${formatBytes(byteLength(file.contents))}`);
+  const sizes = result.files.map((file) =>
+    `${file.path} ${formatBytes(byteLength(file.contents))}`
+  );
   io.out(`wrote ${options.out}/ (${sizes.join(", ")})`);
   if (options.report) io.out(`report: ${options.report}`);
   io.out(`time: ${result.steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(2)} s`).join(", ")}`);

@@ -96,8 +96,8 @@ function passTable(passes: readonly PassReport[]): string {
     ),
     `</tbody></table>`,
     verified
-      ? "<p class=\"ops\">Errors: float64 interpreter on seeded inputs, after vs before each pass.</p>"
-      : "<p class=\"ops\">Not verified (compile with --verify to check every pass numerically).</p>",
+      ? '<p class="ops">Errors: float64 interpreter on seeded inputs, after vs before each pass.</p>'
+      : '<p class="ops">Not verified (compile with --verify to check every pass numerically).</p>',
   ].join("\n");
 }
 
@@ -114,7 +114,9 @@ export function reportSections(report: CompileReport, id = "report"): string {
   return [
     `<section class="refold-report" id="${escapeXml(id)}">`,
     `<h2>Model</h2>`,
-    `<p><code>${escapeXml(report.model)}</code>: graph <b>${escapeXml(report.training.name)}</b>, batch ${report.batch}, target <b>${escapeXml(report.target)}</b></p>`,
+    `<p><code>${escapeXml(report.model)}</code>: graph <b>${
+      escapeXml(report.training.name)
+    }</b>, batch ${report.batch}, target <b>${escapeXml(report.target)}</b></p>`,
     summaryTable(before, after),
     `<h2>Passes</h2>`,
     passTable(report.passes),

@@ -128,7 +128,7 @@ function givenShape(
     fail(`has ${dims.length} dimensions; --input-shape gives ${given.length} ([${given}])`);
   }
   if (options.batch !== undefined && options.batch !== given[0]) {
-    fail(`--batch ${options.batch} disagrees with --input-shape [${given}]`);
+    fail(`gets batch ${options.batch} from --batch but ${given[0]} from --input-shape [${given}]`);
   }
   let baked: number | undefined;
   dims.forEach((dim, axis) => {
@@ -240,7 +240,9 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
     }
     const { shape, baked } = inputShape(info, options);
     if (!isValidShape(shape)) {
-      throw new RefoldError(`input "${info.name}" has shape [${shape}], not a valid shape`, { file });
+      throw new RefoldError(`input "${info.name}" has shape [${shape}], not a valid shape`, {
+        file,
+      });
     }
     if (baked !== undefined && baked !== shape[0]) batchOverride ??= [baked, shape[0]];
     const input = makeInput(info.name ?? "", shape);

@@ -83,7 +83,12 @@ async function runTarget(card, model, target, sample) {
     set("latency", ms(median(times)));
     set("engine", engineText(target, loaded, threads));
     set("error", `${error.toExponential(2)} relative`);
-    set("output", `y[0..5] = ${Array.from(y.slice(0, 6), (v) => v.toFixed(4)).join(", ")}  (${y.length} values)`);
+    set(
+      "output",
+      `y[0..5] = ${
+        Array.from(y.slice(0, 6), (v) => v.toFixed(4)).join(", ")
+      }  (${y.length} values)`,
+    );
     set("status", `median of ${times.length} runs, min ${ms(Math.min(...times))}`);
     card.dataset.error = String(error);
     card.dataset.latency = String(median(times));

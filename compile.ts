@@ -13,7 +13,8 @@ const EXIT_INPUT_ERROR = 1;
 /** Exit status for bugs in refold itself. */
 const EXIT_INTERNAL_ERROR = 70;
 
-async function main(argv: readonly string[]): Promise<number> {
+/** Runs the CLI on `argv`; resolves to the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
   try {
     await runCompile(parseCliArgs(argv), {
       out: (text) => console.log(text),

@@ -123,7 +123,7 @@ function printSummary(
   const sizes = result.files.map((file) =>
     `${file.path} ${formatBytes(byteLength(file.contents))}`
   );
-  io.out(`wrote ${options.out}/ (${sizes.join(", ")})`);
+  io.out(`wrote ${options.out.replace(/(.)\/+$/, "$1")}/ (${sizes.join(", ")})`);
   if (options.report) io.out(`report: ${options.report}`);
   io.out(`time: ${result.steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(2)} s`).join(", ")}`);
 }

@@ -49,7 +49,9 @@ Deno.test("library code imports packages as npm:name@version, the versions of de
   ).imports;
   const problems: string[] = [];
   for (const top of LIBRARY) {
+    // cli/node/ builds the Node CLI inside the checkout; esbuild resolves its bare imports.
     for (const file of sources(join(ROOT, top))) {
+      if (file.includes("/cli/node/")) continue;
       const text = Deno.readTextFileSync(file);
       const specifiers = text.matchAll(
         /(?:from\s+|import\s*\(\s*|reference types=)"([^".][^"]*)"/g,

@@ -1,12 +1,13 @@
 // The compile report: graph layout (by op, or by block for large graphs), SVG escaping,
 // `compile.ts --report` inside and outside --out, quiet piped output, and --input-shape.
 import assert from "node:assert/strict";
+import { parseCliArgs } from "../../cli/args.ts";
 import { layoutGraph } from "../../cli/graph_layout.ts";
 import { graphSvg } from "../../cli/graph_svg.ts";
 import { runPipeline } from "../../compiler/mod.ts";
 import { EXAMPLES } from "../../examples/mod.ts";
 import { writeModel } from "../../formats/mod.ts";
-import { type Graph, parseGraph, topoOrder } from "../../ir/mod.ts";
+import { type Graph, parseGraph, RefoldError, topoOrder } from "../../ir/mod.ts";
 import { join } from "../_path.ts";
 import { exists, runCli } from "./_run.ts";
 
@@ -134,10 +135,17 @@ Deno.test("--input-shape: its flag errors, and model.json refuses it", async () 
     [["--input-shape", "x=1", "--input-shape", "x=2"], /--input-shape x given twice/],
   ];
   for (const [flags, expected] of cases) {
-    const result = await runCli(["model.onnx", ...flags]);
-    assert.equal(result.code, 1, flags.join(" "));
-    assert.match(result.stderr, expected);
+    assert.throws(() => parseCliArgs(["model.onnx", ...flags]), (error: Error) => {
+      assert.ok(error instanceof RefoldError);
+      assert.match(error.message, expected);
+      return true;
+    });
   }
+  assert.deepEqual(
+    parseCliArgs(["m.onnx", "--input-shape", "input.1=1,3,5,7", "--input-shape", "b=2"])
+      .inputShapes,
+    { "input.1": [1, 3, 5, 7], b: [2] },
+  );
   const dir = await Deno.makeTempDir({ prefix: "refold-shape-" });
   try {
     await writeModel(EXAMPLES["repmlp-block"].build(), join(dir, "model.json"));

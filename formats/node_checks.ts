@@ -13,7 +13,7 @@ export function builtNodeProblem(node: Node): string | undefined {
   if (!(size <= MAX_TENSOR_ELEMENTS)) {
     return `its output f32[${node.type.shape}] would have ${size} elements, more than 2^30`;
   }
-  if (node.op === "batchnorm") return varianceProblem(node as Node<"batchnorm">);
+  if (node.op === "batchnorm") return varianceProblem(node);
   return undefined;
 }
 
@@ -30,7 +30,7 @@ function varianceProblem(node: Node<"batchnorm">): string | undefined {
       : value === 0
       ? "with epsilon 0 that divides by zero"
       : "not a number";
-    const name = (variance as Node<"weight">).attrs.name;
+    const name = variance.attrs.name;
     return `running variance "${name}" is ${value} at index ${i}; ${why}`;
   }
   return undefined;

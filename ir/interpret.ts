@@ -32,7 +32,7 @@ export function interpret(
   for (const node of order) {
     let data: TensorData;
     if (node.op === "input") {
-      const name = (node as Node<"input">).attrs.name;
+      const name = node.attrs.name;
       const fed = feeds[name];
       if (!fed) throw new RefoldError(`input "${name}" was not given`);
       if (fed.length !== sizeOf(node.type.shape)) {

@@ -15,5 +15,7 @@ export * from "./printer.ts";
 export * from "./parser.ts";
 export * from "./verify.ts";
 export * from "./interpret.ts";
+export * from "./fold.ts";
+export * from "./window.ts";
 export * from "./random.ts";
 export * from "./summary.ts";

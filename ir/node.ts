@@ -4,11 +4,11 @@
  * its named inputs and outputs; everything else is reachable from those.
  */
 import { RefoldError } from "./errors.ts";
-import { type OpAttrs, type OpName, OPS } from "./ops/mod.ts";
+import { type OpAttrs, type OpName, OPS, REINTERPRET_OPS, VIEW_OPS } from "./ops/mod.ts";
 import { type DType, sizeOf, type TensorType } from "./types.ts";
 
-/** One value of the graph. */
-export interface Node<O extends OpName = OpName> {
+/** One value of the graph computed by op `O`. */
+export interface NodeOf<O extends OpName> {
   readonly op: O;
   readonly inputs: readonly Node[];
   readonly attrs: Readonly<OpAttrs[O]>;
@@ -16,6 +16,14 @@ export interface Node<O extends OpName = OpName> {
   /** The constant's values; present on weight nodes only. */
   readonly data?: Float32Array;
 }
+
+/**
+ * One value of the graph: a union over the ops in `O` (all by default), so
+ * that `node.op === "conv2d"` narrows `node.attrs` to conv2d's attributes.
+ */
+export type Node<O extends OpName = OpName> = Extract<AnyNode, { readonly op: O }>;
+
+type AnyNode = { [K in OpName]: NodeOf<K> }[OpName];
 
 /** A named graph output. */
 export interface GraphOutput {
@@ -51,7 +59,7 @@ export function makeNode<O extends OpName>(
   const dtype: DType = inputs[0]?.type.dtype ??
     (attrs as { dtype?: DType }).dtype ?? "f32";
   const node = { op, inputs: Object.freeze([...inputs]), attrs, type: { dtype, shape }, data };
-  return Object.freeze(node) as Node<O>;
+  return Object.freeze(node) as unknown as Node<O>;
 }
 
 /** A weight node holding `data`, checked against `shape`. */
@@ -78,7 +86,23 @@ export function makeInput(
   return makeNode("input", [], { name, shape, dtype });
 }
 
+/** True for reshape, transpose and flatten: a strided view of the input (see VIEW_OPS). */
+export function isView(node: Node): node is Node<"reshape" | "transpose" | "flatten"> {
+  return VIEW_OPS.has(node.op as never);
+}
+
+/** True for reshape and flatten: the input's row-major order under new dims (see REINTERPRET_OPS). */
+export function isReinterpret(node: Node): node is Node<"reshape" | "flatten"> {
+  return REINTERPRET_OPS.has(node.op as never);
+}
+
 /** Narrows a node to one op. */
 export function isOp<O extends OpName>(node: Node, op: O): node is Node<O> {
   return node.op === op;
+}
+
+/** `node` as an `op` node; throws when it is not one (a caller's precondition, so a bug). */
+export function expectOp<O extends OpName>(node: Node, op: O): Node<O> {
+  if (!isOp(node, op)) throw new Error(`internal: expected ${op}, found ${node.op}`);
+  return node;
 }

@@ -74,7 +74,7 @@ export function parseGraph(text: string, options: ParseOptions = {}): Graph {
         if (!DTYPES.includes(dtype as DType)) throw at(`unknown dtype ${dtype}`);
         if (kind === "input") {
           node = makeNode("input", [], { name: sourceName, shape, dtype: dtype as DType });
-          inputs.push(node as Node<"input">);
+          inputs.push(node);
         } else {
           const data = options.weights?.(sourceName, shape) ?? seededWeight(sourceName, shape);
           node = makeWeight(sourceName, shape, data);

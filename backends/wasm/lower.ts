@@ -17,8 +17,9 @@
 import {
   type Graph,
   isOp,
-  MOVEMENT_OPS,
+  isView,
   type Node,
+  type NodeOf,
   outputUses,
   sameShape,
   sizeOf,
@@ -26,7 +27,7 @@ import {
   usersOf,
 } from "../../ir/mod.ts";
 import { foldConstants } from "./legalize.ts";
-import { type GroupPlan, type LowerContext, OP_LOWERING } from "./lower_ops.ts";
+import { type GroupPlan, type LowerContext, loweringOf, type WorkOp } from "./lower_ops.ts";
 import type { ChainOp, Epilogue, Kernel, Operand, Schedule, Value } from "./schedule.ts";
 import {
   broadcastView,
@@ -52,8 +53,6 @@ interface Group {
 export function lowerGraph(graph: Graph): Schedule {
   return new Lowering(foldConstants(graph)).run();
 }
-
-const isMovement = (node: Node) => MOVEMENT_OPS.has(node.op) && node.op !== "concat";
 
 /** Maps `view` (over the shape after `moves`) back to the head's index space. */
 function pullback(view: View, moves: readonly Node[], indexShape: readonly number[]) {
@@ -116,7 +115,7 @@ class Lowering implements LowerContext {
   /** The node's value as an operand over its own shape, finalizing its producer if needed. */
   operand(node: Node): Operand {
     let root = node;
-    while (!this.#valueOf.has(root) && isMovement(root)) root = root.inputs[0];
+    while (!this.#valueOf.has(root) && isView(root)) root = root.inputs[0];
     const group = this.#groupOf.get(root);
     if (group?.open) this.#finalize(group);
     return this.#viewOf(node);
@@ -147,7 +146,7 @@ class Lowering implements LowerContext {
   #viewOf(node: Node): Operand {
     const value = this.#valueOf.get(node);
     if (value) return { value, view: contiguous(node.type.shape) };
-    if (!isMovement(node)) throw new Error(`wasm lowering: ${node.op} has no value yet`);
+    if (!isView(node)) throw new Error(`wasm lowering: ${node.op} has no value yet`);
     const inner = this.#viewOf(node.inputs[0]);
     const step = (view: View) =>
       isOp(node, "transpose")
@@ -166,20 +165,20 @@ class Lowering implements LowerContext {
 
   #visit(node: Node): void {
     if (node.op === "input") {
-      const name = (node as Node<"input">).attrs.name;
+      const name = node.attrs.name;
       const value = this.newValue(node.type.shape, "arena", undefined, name);
       this.#inputs.push({ name, value });
       this.#valueOf.set(node, value);
       return;
     }
     if (node.op === "weight") {
-      const name = (node as Node<"weight">).attrs.name;
+      const name = node.attrs.name;
       this.#valueOf.set(node, this.newValue(node.type.shape, "weight", node.data, name));
       return;
     }
-    if (isMovement(node)) return;
+    if (isView(node)) return;
     if (this.#tryFuse(node)) return;
-    const plan = OP_LOWERING[node.op as keyof typeof OP_LOWERING].head(node, this);
+    const plan = loweringOf(node).head(node, this);
     if (plan.kind === "done") {
       this.#valueOf.set(node, plan.value);
       return;
@@ -191,21 +190,21 @@ class Lowering implements LowerContext {
 
   /** Appends an elementwise node to the open group producing one of its inputs. */
   #tryFuse(node: Node): boolean {
-    const rule = OP_LOWERING[node.op as keyof typeof OP_LOWERING];
+    const rule = loweringOf(node);
     const fusable = rule.mainInputs;
     for (const main of fusable) {
       const chain: Node[] = [];
       let source = node.inputs[main];
       if (node.inputs.filter((input) => input === source).length > 1) continue;
       if (!sameShape(source.type.shape, node.type.shape)) continue;
-      while (isMovement(source) && !this.#valueOf.has(source) && this.#singleUse(source)) {
+      while (isView(source) && !this.#valueOf.has(source) && this.#singleUse(source)) {
         chain.unshift(source);
         source = source.inputs[0];
       }
       const group = this.#groupOf.get(source);
       if (!group?.open || group.tail !== source || !this.#singleUse(source)) continue;
       if (!group.plan.fusable) continue;
-      const ops = rule.chain!(node, main, this);
+      const ops = rule.chain!(node as NodeOf<WorkOp>, main, this);
       const moves = [...group.moves, ...chain];
       const pulled = ops.map((op) => mapOperands(op, (view) => this.#pull(view, moves, group)));
       if (pulled.some((op) => op === undefined)) continue;
@@ -235,7 +234,7 @@ class Lowering implements LowerContext {
     let outView = this.#pull(contiguous(end.type.shape), group.moves, group)!;
     while (this.#singleUse(end)) {
       const next = this.#users.get(end)![0];
-      if (!isMovement(next)) break;
+      if (!isView(next)) break;
       const view = this.#pull(
         contiguous(next.type.shape),
         [...group.moves, ...trailing, next],

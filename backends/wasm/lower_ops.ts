@@ -3,7 +3,15 @@
  * op starts a kernel (its head plan) and, for elementwise ops, the chain
  * steps it contributes when fused into the kernel that produced its input.
  */
-import { type Node, type OpName, sizeOf, stridesOf } from "../../ir/mod.ts";
+import {
+  batchnormScaleShift,
+  type Node,
+  type NodeOf,
+  type OpAttrs,
+  type OpName,
+  sizeOf,
+  stridesOf,
+} from "../../ir/mod.ts";
 import type {
   BinaryFn,
   ChainOp,
@@ -45,16 +53,17 @@ export interface GroupPlan {
 /** How a node starts its kernel; "done" when it was emitted at once. */
 export type HeadPlan = GroupPlan | { readonly kind: "done"; readonly value: Value };
 
-/** The lowering rule of one op. */
-export interface OpLowering {
+/** The lowering rule of op `O`. */
+export interface OpLowering<O extends OpName = WorkOp> {
   /** Inputs that may carry the fused value (elementwise ops only). */
   readonly mainInputs: readonly number[];
   /** The chain steps when input `main` is the fused value. */
-  readonly chain?: (node: Node, main: number, ctx: LowerContext) => ChainOp[];
-  readonly head: (node: Node, ctx: LowerContext) => HeadPlan;
+  readonly chain?: (node: NodeOf<O>, main: number, ctx: LowerContext) => ChainOp[];
+  readonly head: (node: NodeOf<O>, ctx: LowerContext) => HeadPlan;
 }
 
-type WorkOp = Exclude<OpName, "input" | "weight" | "reshape" | "transpose" | "flatten">;
+/** The ops that compute something (sources and views do not). */
+export type WorkOp = Exclude<OpName, "input" | "weight" | "reshape" | "transpose" | "flatten">;
 
 /** Reads a node as a matrix view that kernels can split into [rows, cols]. */
 function matrixOperand(ctx: LowerContext, node: Node, shape: readonly number[]): Operand {
@@ -100,18 +109,19 @@ function constantAlong(
   return { value, view };
 }
 
-function batchnormChain(node: Node, _main: number, ctx: LowerContext): ChainOp[] {
-  const { epsilon, axis } = (node as Node<"batchnorm">).attrs;
+function batchnormChain(node: Node<"batchnorm">, _main: number, ctx: LowerContext): ChainOp[] {
+  const { epsilon, axis } = node.attrs;
   const [, gamma, beta, mean, variance] = node.inputs;
   const shape = node.type.shape;
   if ([gamma, beta, mean, variance].every((param) => param.op === "weight")) {
-    const channels = shape[axis];
-    const scale = new Float32Array(channels), shift = new Float32Array(channels);
-    for (let c = 0; c < channels; c++) {
-      const s = gamma.data![c] / Math.sqrt(variance.data![c] + epsilon);
-      scale[c] = s;
-      shift[c] = beta.data![c] - mean.data![c] * s;
-    }
+    const affine = batchnormScaleShift(
+      epsilon,
+      gamma.data!,
+      beta.data!,
+      mean.data!,
+      variance.data!,
+    );
+    const scale = Float32Array.from(affine.scale), shift = Float32Array.from(affine.shift);
     return [
       { kind: "binary", fn: "mul", operand: constantAlong(ctx, scale, shape, axis), swap: false },
       { kind: "binary", fn: "add", operand: constantAlong(ctx, shift, shape, axis), swap: false },
@@ -129,7 +139,10 @@ function batchnormChain(node: Node, _main: number, ctx: LowerContext): ChainOp[]
 }
 
 /** Elementwise ops start a kernel that loads their main input and applies their chain. */
-function elementwise(chain: OpLowering["chain"] & object, mainInputs: number[]): OpLowering {
+function elementwise<O extends WorkOp>(
+  chain: OpLowering<O>["chain"] & object,
+  mainInputs: number[],
+): OpLowering<O> {
   return {
     mainInputs,
     chain,
@@ -162,9 +175,9 @@ const binary = (fn: BinaryFn) =>
     swap: main === 1,
   }], [0, 1]);
 
-function linearHead(node: Node, ctx: LowerContext): HeadPlan {
+function linearHead(node: Node<"linear">, ctx: LowerContext): HeadPlan {
   const [xNode, wNode, bNode] = node.inputs;
-  const groups = (node as Node<"linear">).attrs.groups;
+  const groups = node.attrs.groups;
   const k = xNode.type.shape[xNode.type.shape.length - 1];
   const n = node.type.shape[node.type.shape.length - 1];
   const m = sizeOf(xNode.type.shape) / k;
@@ -194,9 +207,9 @@ function linearHead(node: Node, ctx: LowerContext): HeadPlan {
   };
 }
 
-function convHead(node: Node, ctx: LowerContext): HeadPlan {
+function convHead(node: Node<"conv2d">, ctx: LowerContext): HeadPlan {
   const [xNode, wNode, bNode] = node.inputs;
-  const { stride, pads, dilation, groups } = (node as Node<"conv2d">).attrs;
+  const { stride, pads, dilation, groups } = node.attrs;
   const [batch, inC, inH, inW] = xNode.type.shape;
   const [, outC, outH, outW] = node.type.shape;
   const [, cg, kh, kw] = wNode.type.shape;
@@ -232,16 +245,18 @@ function convHead(node: Node, ctx: LowerContext): HeadPlan {
   };
 }
 
-function poolHead(mode: "avg" | "max" | "global"): OpLowering {
+function poolHead<O extends "avgpool" | "maxpool" | "global_avgpool">(
+  mode: "avg" | "max" | "global",
+): OpLowering<O> {
   return {
     mainInputs: [],
     head(node, ctx) {
       const x = imageOperand(ctx, node.inputs[0]);
       const out = ctx.newValue(node.type.shape, "arena");
       const inShape = node.inputs[0].type.shape as [number, number, number, number];
-      const attrs = mode === "global"
+      const attrs: Partial<OpAttrs["avgpool"]> = mode === "global"
         ? { kernel: [inShape[2], inShape[3]], stride: [1, 1], pads: [0, 0, 0, 0] }
-        : (node as Node<"avgpool">).attrs;
+        : node.attrs as OpAttrs["avgpool" | "maxpool"];
       ctx.addKernel({
         kind: "pool",
         label: `${mode}pool [${inShape}]`,
@@ -253,15 +268,15 @@ function poolHead(mode: "avg" | "max" | "global"): OpLowering {
         kernel: attrs.kernel as [number, number],
         stride: attrs.stride as [number, number],
         pads: attrs.pads as [number, number, number, number],
-        countIncludePad: (node as Node<"avgpool">).attrs.countIncludePad ?? true,
+        countIncludePad: attrs.countIncludePad ?? true,
       });
       return { kind: "done", value: out };
     },
   };
 }
 
-function concatHead(node: Node, ctx: LowerContext): HeadPlan {
-  const axis = (node as Node<"concat">).attrs.axis;
+function concatHead(node: Node<"concat">, ctx: LowerContext): HeadPlan {
+  const axis = node.attrs.axis;
   const out = ctx.newValue(node.type.shape, "arena");
   const strides = stridesOf(node.type.shape);
   let start = 0;
@@ -285,7 +300,7 @@ function concatHead(node: Node, ctx: LowerContext): HeadPlan {
 }
 
 /** The lowering rule of every op that does work. */
-export const OP_LOWERING: { readonly [O in WorkOp]: OpLowering } = {
+export const OP_LOWERING: { readonly [O in WorkOp]: OpLowering<O> } = {
   conv2d: { mainInputs: [], head: convHead },
   linear: { mainInputs: [], head: linearHead },
   batchnorm: elementwise(batchnormChain, [0]),
@@ -302,3 +317,13 @@ export const OP_LOWERING: { readonly [O in WorkOp]: OpLowering } = {
   maxpool: poolHead("max"),
   global_avgpool: poolHead("global"),
 };
+
+/**
+ * The lowering rule of `node`'s op, which must do work. One cast, since
+ * TypeScript cannot correlate a table lookup with its key.
+ */
+export function loweringOf(node: Node): OpLowering {
+  const rule = OP_LOWERING[node.op as WorkOp] as OpLowering | undefined;
+  if (!rule) throw new Error(`wasm lowering: ${node.op} computes nothing`);
+  return rule;
+}

@@ -100,7 +100,7 @@ export function broadcastAccess(access: Access, shape: readonly number[]): Acces
 export function moveForward(access: Access, node: Node): Access {
   switch (node.op) {
     case "transpose":
-      return transposeAccess(access, (node as Node<"transpose">).attrs.perm);
+      return transposeAccess(access, node.attrs.perm);
     case "reshape":
     case "flatten":
       return reshapeAccess(access, node.type.shape);
@@ -114,7 +114,7 @@ export function moveBackward(access: Access, node: Node): Access {
   const input = node.inputs[0].type.shape;
   switch (node.op) {
     case "transpose": {
-      const perm = (node as Node<"transpose">).attrs.perm;
+      const perm = node.attrs.perm;
       const inverse = new Array<number>(perm.length);
       perm.forEach((axis, i) => (inverse[axis] = i));
       return transposeAccess(access, inverse);

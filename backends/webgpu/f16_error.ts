@@ -37,7 +37,7 @@ export function estimateF16Error(graph: Graph): number | undefined {
   const values = new Map<Node, Tensor>();
   for (const node of topoOrder(graph)) {
     let data: Float64Array | Float32Array;
-    if (node.op === "input") data = feeds[(node as Node<"input">).attrs.name];
+    if (node.op === "input") data = feeds[node.attrs.name];
     else if (node.op === "weight") data = roundHalf(node.data!);
     else {
       const result = evaluateNode(node, node.inputs.map((input) => values.get(input)!));

@@ -68,9 +68,9 @@ export function elementwiseExpr(
     return { kind: "binary", op: node.op, a: operand(first), b: operand(second) };
   }
   if (node.op === "batchnorm") {
-    const { epsilon, axis } = (node as Node<"batchnorm">).attrs;
+    const { epsilon, axis } = node.attrs;
     const x = operand(first);
-    const folded = source.weights.batchnormScaleShift(node as Node<"batchnorm">);
+    const folded = source.weights.batchnormScaleShift(node);
     if (folded) {
       const scale = loadChannel(frame, folded.scale, folded.access, axis);
       const shift = loadChannel(frame, folded.shift, folded.access, axis);

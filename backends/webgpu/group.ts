@@ -14,7 +14,7 @@
  * Chains never cross a graph output, and every kernel keeps within the
  * storage-buffer binding budget.
  */
-import { BINARY_OPS, type Graph, type Node, sameShape, UNARY_OPS } from "../../ir/mod.ts";
+import { BINARY_OPS, type Graph, isView, type Node, sameShape, UNARY_OPS } from "../../ir/mod.ts";
 import { outputUses, topoOrder, usersOf } from "../../ir/traverse.ts";
 
 /** One kernel's worth of nodes. */
@@ -29,13 +29,6 @@ export interface Group {
 /** The node a group materializes. */
 export function groupEnd(group: Group): Node {
   return group.chain.length > 0 ? group.chain[group.chain.length - 1] : group.core;
-}
-
-const VIEW_OPS = new Set(["reshape", "transpose", "flatten"]);
-
-/** True for nodes that only change how a value is viewed. */
-export function isView(node: Node): boolean {
-  return VIEW_OPS.has(node.op);
 }
 
 /** True for nodes an elementwise kernel can compute (BatchNorm counts). */
@@ -90,7 +83,7 @@ export function groupNodes(graph: Graph, maxBindings: number): Group[] {
       external.push(...candidate.node.inputs, ...node.inputs.slice(1));
     } else external.push(...node.inputs);
     const chain: Node[] = [];
-    let current = node;
+    let current: Node = node;
     while (node.op !== "concat") {
       const user = singleUser(current);
       if (!user || claimed.has(user)) break;

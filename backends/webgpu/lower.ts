@@ -5,7 +5,7 @@
  * entries of the weight file (GEMM weights packed [group][k][column] so that
  * loads along columns coalesce, and split when over the binding limit).
  */
-import { type Node, RefoldError, sizeOf } from "../../ir/mod.ts";
+import { isView, type Node, type OpAttrs, RefoldError, sizeOf } from "../../ir/mod.ts";
 import {
   type Access,
   backThrough,
@@ -14,7 +14,7 @@ import {
   moveForward,
   reshapeAccess,
 } from "./access.ts";
-import { type Group, groupEnd, isView } from "./group.ts";
+import { type Group, groupEnd } from "./group.ts";
 import type { GpuLimits } from "./limits.ts";
 import type { Expr, KernelSpec, Ref } from "./spec.ts";
 import { WeightTable } from "./weights.ts";
@@ -144,9 +144,9 @@ export class Lowerer {
     if (core.op === "avgpool" || core.op === "maxpool" || core.op === "global_avgpool") {
       const x = core.inputs[0];
       const [, , h, w] = x.type.shape;
-      const attrs = core.op === "global_avgpool"
+      const attrs: Partial<OpAttrs["avgpool"]> = core.op === "global_avgpool"
         ? { kernel: [h, w], stride: [1, 1], pads: [0, 0, 0, 0], countIncludePad: true }
-        : (core as Node<"avgpool">).attrs;
+        : core.attrs;
       const { epilogue, out } = this.finish(group, { kind: "acc" }, flat);
       this.kernels.push({
         kind: "pool",
@@ -170,9 +170,9 @@ export class Lowerer {
     this.kernels.push({ kind: "map", label: describe(core), elements, epilogue, out });
   }
 
-  #lowerConcat(node: Node): void {
+  #lowerConcat(node: Node<"concat">): void {
     const id = this.materialize(node);
-    const axis = (node as Node<"concat">).attrs.axis;
+    const axis = node.attrs.axis;
     let start = 0;
     for (const input of node.inputs) {
       const elements = sizeOf(input.type.shape);

@@ -6,7 +6,7 @@
  * float64. Pages (weight buffers) are laid out by `layoutPages`, each under
  * maxBufferSize and each entry aligned for binding offsets.
  */
-import { evaluateNode, type Node, RefoldError } from "../../ir/mod.ts";
+import { batchnormScaleShift, evaluateNode, type Node, RefoldError } from "../../ir/mod.ts";
 import { type Access, contiguous } from "./access.ts";
 import { describe } from "./frame.ts";
 import { ELEMENT_ALIGN, type GpuLimits, PLAN_ELEMENT_BYTES, roundUp } from "./limits.ts";
@@ -88,12 +88,8 @@ export class WeightTable {
     const params = node.inputs.slice(1).map((param) => this.constantData(param));
     if (params.some((param) => !param)) return undefined;
     const [gamma, beta, mean, variance] = params as Float32Array[];
-    const scale = new Float32Array(gamma.length), shift = new Float32Array(gamma.length);
-    for (let c = 0; c < gamma.length; c++) {
-      const s = gamma[c] / Math.sqrt(variance[c] + node.attrs.epsilon);
-      scale[c] = s;
-      shift[c] = beta[c] - mean[c] * s;
-    }
+    const affine = batchnormScaleShift(node.attrs.epsilon, gamma, beta, mean, variance);
+    const scale = Float32Array.from(affine.scale), shift = Float32Array.from(affine.shift);
     const label = describe(node);
     return {
       scale: this.#add(this.#key(node, "bn.scale"), `${label} scale`, scale),

@@ -10,7 +10,7 @@
  *   FLOPs at peak and its bytes (weights, inputs, output) at bandwidth,
  *   summed. Movement ops cost nothing (refold folds them into views).
  */
-import { type Graph, MOVEMENT_OPS, OPS, sizeOf, topoOrder } from "../../ir/mod.ts";
+import { type Graph, isView, OPS, sizeOf, topoOrder } from "../../ir/mod.ts";
 import { assemble } from "../../backends/wasm/assemble.ts";
 import {
   microkernel,
@@ -92,7 +92,7 @@ export async function measureBandwidth(rounds = 7): Promise<number> {
 export function roofline(graph: Graph, ceilings: Ceilings): { flops: number; ms: number } {
   let flops = 0, ms = 0;
   for (const node of topoOrder(graph)) {
-    if (node.op === "input" || node.op === "weight" || MOVEMENT_OPS.has(node.op)) continue;
+    if (node.op === "input" || node.op === "weight" || isView(node)) continue;
     const types = node.inputs.map((input) => input.type);
     const nodeFlops = OPS[node.op].flops(node.attrs as never, types, node.type.shape);
     const bytes = 4 * (types.reduce((a, t) => a + sizeOf(t.shape), 0) + sizeOf(node.type.shape));

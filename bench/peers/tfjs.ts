@@ -154,9 +154,9 @@ export async function tfjsRunner(
       case "flatten":
         return plain(tf.reshape(toNchw(a), [...node.type.shape]));
       case "transpose":
-        return plain(transposeReduced(toNchw(a), (node as Node<"transpose">).attrs.perm));
+        return plain(transposeReduced(toNchw(a), node.attrs.perm));
       case "concat":
-        return plain(tf.concat(all.map(toNchw), (node as Node<"concat">).attrs.axis));
+        return plain(tf.concat(all.map(toNchw), node.attrs.axis));
       case "linear": {
         const x = toNchw(a), k = x.shape[x.rank - 1]!, { weights, biases } = prepared.get(node)!;
         const x2 = tf.reshape(x, [-1, k]), kg = k / weights.length;
@@ -173,7 +173,7 @@ export async function tfjsRunner(
         );
       }
       case "conv2d": {
-        const { stride, pads, dilation } = (node as Node<"conv2d">).attrs;
+        const { stride, pads, dilation } = node.attrs;
         const { weights, biases } = prepared.get(node)!;
         const filters = weights as tf.Tensor4D[], x = toNhwc(a) as tf.Tensor4D;
         const cg = filters[0].shape[2];
@@ -192,7 +192,7 @@ export async function tfjsRunner(
       }
       case "avgpool":
       case "maxpool": {
-        const { kernel, stride, pads } = (node as Node<"maxpool">).attrs;
+        const { kernel, stride, pads } = node.attrs;
         const pad = pads.every((p) => p === pads[0]) ? pads[0] : "valid";
         const pool = node.op === "avgpool" ? tf.avgPool : tf.maxPool;
         return {

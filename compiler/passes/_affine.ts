@@ -5,26 +5,17 @@
  * Scales and shifts are float64; new weights are float32, computed element by
  * element so that no float64 copy of a large weight is ever made.
  */
-import type { Node } from "../../ir/mod.ts";
+import { batchnormScaleShift, type Node, type ScaleShift } from "../../ir/mod.ts";
 import { constant } from "./_rewrite.ts";
 
 /** A per-channel affine map `y = scale[c] * x + shift[c]`. */
-export interface Affine {
-  readonly scale: Float64Array;
-  readonly shift: Float64Array;
-}
+export type Affine = ScaleShift;
 
 /** The affine form of an inference BatchNorm, or undefined when its statistics are computed. */
 export function batchnormAffine(bn: Node<"batchnorm">): Affine | undefined {
   const [gamma, beta, mean, variance] = bn.inputs.slice(1).map(constant);
   if (!gamma || !beta || !mean || !variance) return undefined;
-  const channels = gamma.length;
-  const scale = new Float64Array(channels), shift = new Float64Array(channels);
-  for (let c = 0; c < channels; c++) {
-    scale[c] = gamma[c] / Math.sqrt(variance[c] + bn.attrs.epsilon);
-    shift[c] = beta[c] - mean[c] * scale[c];
-  }
-  return { scale, shift };
+  return batchnormScaleShift(bn.attrs.epsilon, gamma, beta, mean, variance);
 }
 
 /**

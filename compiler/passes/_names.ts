@@ -5,7 +5,7 @@
  * conv branches are injected. Earlier tags are dropped so names stay short,
  * and a counter keeps every name unique within the graph.
  */
-import { type Graph, type Node, topoOrder } from "../../ir/mod.ts";
+import { type Graph, topoOrder } from "../../ir/mod.ts";
 
 /** The tags that passes add; a stem never keeps one of them. */
 export const TAGS = ["bnfold", "merged", "local", "grouped", "affine", "const"] as const;
@@ -44,7 +44,7 @@ export class NameTable {
   /** Reserves the names of every weight reachable in `graph`. */
   constructor(graph: Graph) {
     for (const node of topoOrder(graph)) {
-      if (node.op === "weight") this.#taken.add((node as Node<"weight">).attrs.name);
+      if (node.op === "weight") this.#taken.add(node.attrs.name);
     }
   }
 

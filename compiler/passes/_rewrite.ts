@@ -4,7 +4,15 @@
  * and `substitute` applies the plan in one rebuild. Replacements are written
  * over nodes of the input graph and may read nodes that are replaced too.
  */
-import { type Graph, makeNode, type Node, outputUses, topoOrder, usersOf } from "../../ir/mod.ts";
+import {
+  type Graph,
+  isReinterpret,
+  makeNode,
+  type Node,
+  outputUses,
+  topoOrder,
+  usersOf,
+} from "../../ir/mod.ts";
 
 /** Use counts of the input graph, for the "nothing else reads it" guards. */
 export class Uses {
@@ -39,14 +47,9 @@ export function constant(node: Node | undefined): Float32Array | undefined {
   return node?.op === "weight" ? node.data : undefined;
 }
 
-/** True for ops that only reinterpret the row-major order of their input. */
-export function isView(node: Node): node is Node<"reshape" | "flatten"> {
-  return node.op === "reshape" || node.op === "flatten";
-}
-
 /** The node whose data `node` views, looking through reshapes and flattens. */
 export function viewBase(node: Node): Node {
-  while (isView(node)) node = node.inputs[0];
+  while (isReinterpret(node)) node = node.inputs[0];
   return node;
 }
 

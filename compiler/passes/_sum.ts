@@ -5,8 +5,8 @@
  * row-major order. merge-parallel-convs and conv-into-fc both rewrite such
  * sums: they replace some leaves and rebuild the rest.
  */
-import { makeNode, type Node, sameShape } from "../../ir/mod.ts";
-import { isView, type Uses, viewBase } from "./_rewrite.ts";
+import { isReinterpret, makeNode, type Node, sameShape } from "../../ir/mod.ts";
+import { type Uses, viewBase } from "./_rewrite.ts";
 
 /** A maximal tree of same-shape adds and the leaves it sums. */
 export interface Sum {
@@ -27,7 +27,7 @@ function absorbed(add: Node, uses: Uses): boolean {
   while (uses.only(node)) {
     const user = uses.users(node)[0];
     if (isPlainAdd(user)) return true;
-    if (!isView(user)) return false;
+    if (!isReinterpret(user)) return false;
     node = user;
   }
   return false;
@@ -42,7 +42,7 @@ export function findSums(uses: Uses): Sum[] {
     const stack = [...node.inputs].reverse();
     while (stack.length > 0) {
       let current = stack.pop()!;
-      while (isView(current) && uses.only(current)) current = current.inputs[0];
+      while (isReinterpret(current) && uses.only(current)) current = current.inputs[0];
       if (isPlainAdd(current) && uses.only(current)) stack.push(...[...current.inputs].reverse());
       else leaves.push(viewBase(current));
     }

@@ -24,16 +24,17 @@
  */
 import {
   broadcastShapes,
-  evaluateNode,
+  expectOp,
+  foldNode,
   formatAttrs,
   type Graph,
+  isConstantOnly,
   makeNode,
   makeWeight,
   type Node,
   type OpAttrs,
   type OpName,
   sameShape,
-  toFloat32,
   UNARY_OPS,
 } from "../../ir/mod.ts";
 import type { Pass } from "../pass.ts";
@@ -63,14 +64,12 @@ function reshapedWeight(source: Node<"weight">, shape: readonly number[], env: E
 }
 
 const foldConstants: Rule = (node, env) => {
-  if (node.inputs.length === 0 || !node.inputs.every(isWeight)) return undefined;
-  const [first] = node.inputs as Node<"weight">[];
+  if (!isConstantOnly(node)) return undefined;
+  const first = expectOp(node.inputs[0], "weight");
   if (node.op === "reshape" || node.op === "flatten") {
     return reshapedWeight(first, node.type.shape, env);
   }
-  const tensors = node.inputs.map((input) => ({ shape: input.type.shape, data: input.data! }));
-  const data = toFloat32(evaluateNode(node, tensors));
-  return makeWeight(env.names.derive(first.attrs.name, "const"), node.type.shape, data);
+  return makeWeight(env.names.derive(first.attrs.name, "const"), node.type.shape, foldNode(node));
 };
 
 const flattenToReshape: Rule = (node, env) =>
@@ -81,7 +80,7 @@ const mergeReshapes: Rule = (node, env) => {
   const [x] = node.inputs;
   if (sameShape(x.type.shape, node.type.shape)) return x;
   if (x.op === "reshape") return env.make("reshape", x.inputs, { shape: node.type.shape });
-  const attrs = node.attrs as OpAttrs["reshape"];
+  const attrs = node.attrs;
   // Spell out -1, so that equal reshapes print and hash alike.
   if (!sameShape(attrs.shape, node.type.shape)) {
     return env.make("reshape", [x], { shape: node.type.shape });
@@ -91,11 +90,11 @@ const mergeReshapes: Rule = (node, env) => {
 
 const simplifyTranspose: Rule = (node, env) => {
   if (node.op !== "transpose") return undefined;
-  const { perm } = node.attrs as OpAttrs["transpose"];
+  const { perm } = node.attrs;
   const [x] = node.inputs;
   if (perm.every((axis, i) => axis === i)) return x;
   if (x.op === "transpose") {
-    const inner = (x.attrs as OpAttrs["transpose"]).perm;
+    const inner = x.attrs.perm;
     return env.make("transpose", x.inputs, { perm: perm.map((axis) => inner[axis]) });
   }
   const moved = perm.filter((axis) => x.type.shape[axis] !== 1);
@@ -144,7 +143,7 @@ const pointwiseConvToLinear: Rule = (node, env) => {
   const [x, w, b] = node.inputs;
   const [n, k, h, wd] = x.type.shape;
   const [o, kg, kh, kw] = w.type.shape;
-  const { pads, groups } = node.attrs as OpAttrs["conv2d"];
+  const { pads, groups } = node.attrs;
   if (h !== 1 || wd !== 1 || kh !== 1 || kw !== 1 || pads.some((pad) => pad !== 0)) {
     return undefined;
   }
@@ -189,7 +188,7 @@ const biasIntoLinear: Rule = (node, env) => {
     return env.make(
       "linear",
       [x, w, makeWeight(name, [features], bias)],
-      fc.attrs as OpAttrs["linear"],
+      fc.attrs,
     );
   }
   return undefined;
@@ -219,7 +218,7 @@ function canonicalizeGraph(graph: Graph): Graph {
     const key = `${node.op}${formatAttrs(node.attrs)}(${node.inputs.map(idOf).join(",")})`;
     const seen = known.get(key);
     if (seen) return seen;
-    let result = node;
+    let result: Node = node;
     for (const rule of RULES) {
       const replacement = rule(node, env);
       if (replacement) {

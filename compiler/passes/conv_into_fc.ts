@@ -21,7 +21,15 @@
  * summed, through reshapes, and nothing else reads either.
  * Refuses, and --explain says so, whenever one of these does not hold.
  */
-import { type Graph, makeNode, makeWeight, type Node, sizeOf, toFloat32 } from "../../ir/mod.ts";
+import {
+  expectOp,
+  type Graph,
+  makeNode,
+  makeWeight,
+  type Node,
+  sizeOf,
+  toFloat32,
+} from "../../ir/mod.ts";
 import type { Pass, PassContext } from "../pass.ts";
 import { gcd, hasConstantWeights, regroup } from "./_fc.ts";
 import { NameTable } from "./_names.ts";
@@ -122,7 +130,7 @@ function inject(fc: Linear, convs: readonly Conv[], names: NameTable, reuse: boo
     ? Float64Array.from(constant(fc.inputs[2]) ?? new Float32Array(n))
     : undefined;
   for (const conv of convs) addTaps(weight, bias, conv, groups);
-  const source = (fc.inputs[1] as Node<"weight">).attrs.name;
+  const source = expectOp(fc.inputs[1], "weight").attrs.name;
   const inputs: Node[] = [
     fc.inputs[0],
     makeWeight(names.derive(source, "local", "weight"), [n, weight.length / n], weight),

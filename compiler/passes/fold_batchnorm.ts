@@ -30,6 +30,7 @@
  */
 import {
   type Graph,
+  isReinterpret,
   makeNode,
   makeWeight,
   type Node,
@@ -50,7 +51,7 @@ import {
   transposeChannelMap,
 } from "./_affine.ts";
 import { NameTable } from "./_names.ts";
-import { isView, substitute, Uses } from "./_rewrite.ts";
+import { substitute, Uses } from "./_rewrite.ts";
 
 type Layer = Node<"conv2d" | "linear">;
 
@@ -70,9 +71,8 @@ class Folder {
   }
 
   run(): void {
-    for (const node of this.#uses.order) {
-      if (node.op !== "batchnorm") continue;
-      const bn = node as Node<"batchnorm">;
+    for (const bn of this.#uses.order) {
+      if (bn.op !== "batchnorm") continue;
       const affine = batchnormAffine(bn);
       if (!affine) {
         this.context.explain(bn, "not folded: its statistics are computed, not constants");
@@ -116,7 +116,7 @@ class Folder {
 
   #intoProducer(bn: Node<"batchnorm">, affine: Affine): Attempt {
     let node = bn.inputs[0];
-    while (isView(node)) {
+    while (isReinterpret(node)) {
       if (!this.#uses.only(node)) {
         return { reason: `not folded back: ${this.#d(node)} is also read elsewhere` };
       }
@@ -188,9 +188,9 @@ class Folder {
   /** The channel map after `node`, when an affine map of its input can pass it. */
   #passThrough(node: Node, map: ChannelMap): { map: ChannelMap } | { reason: string } {
     const fail = (why: string) => ({ reason: `not folded into ${this.#d(node)}: ${why}` });
-    if (isView(node)) return { map };
+    if (isReinterpret(node)) return { map };
     if (node.op === "transpose") {
-      const { perm } = node.attrs as OpAttrs["transpose"];
+      const { perm } = node.attrs;
       const moved = transposeChannelMap(map, { shape: node.inputs[0].type.shape, perm });
       return moved ? { map: moved } : fail("it splits a batchnorm channel's elements apart");
     }
@@ -225,7 +225,7 @@ class Folder {
       return fail(layer, "the batchnorm feeds its weights");
     }
     if (layer.op === "conv2d") {
-      const { pads } = layer.attrs as OpAttrs["conv2d"];
+      const { pads } = layer.attrs;
       const [, , kh, kw] = layer.inputs[1].type.shape;
       if (pads.some((pad) => pad > 0)) {
         return fail(

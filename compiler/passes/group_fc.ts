@@ -16,7 +16,15 @@
  * Refuses: FCs with computed weights; summed FCs on different tensors or rows;
  * concatenated FCs with groups (their concatenation is not one grouped FC).
  */
-import { type Graph, makeNode, makeWeight, type Node, sizeOf, toFloat32 } from "../../ir/mod.ts";
+import {
+  expectOp,
+  type Graph,
+  makeNode,
+  makeWeight,
+  type Node,
+  sizeOf,
+  toFloat32,
+} from "../../ir/mod.ts";
 import type { Pass, PassContext } from "../pass.ts";
 import { gcd, hasConstantWeights, regroup } from "./_fc.ts";
 import { NameTable } from "./_names.ts";
@@ -27,7 +35,7 @@ type Linear = Node<"linear">;
 
 const featuresIn = (fc: Linear) => fc.inputs[0].type.shape[fc.inputs[0].type.shape.length - 1];
 
-const weightName = (fc: Linear) => (fc.inputs[1] as Node<"weight">).attrs.name;
+const weightName = (fc: Linear) => expectOp(fc.inputs[1], "weight").attrs.name;
 
 /** One FC computing the sum of `fcs`, which read views of the same rows. */
 function sumFcs(fcs: readonly Linear[], names: NameTable): Linear {
@@ -237,7 +245,7 @@ function groupGraph(graph: Graph, context: PassContext): Graph {
   }
   for (const node of uses.order) {
     if (node.op === "concat") {
-      const value = mergeConcat(node as Node<"concat">, uses, names);
+      const value = mergeConcat(node, uses, names);
       if (value) plan.set(node, value);
     }
   }

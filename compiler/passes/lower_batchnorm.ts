@@ -27,9 +27,8 @@ export const lowerBatchnorm: Pass = {
     const uses = new Uses(graph);
     const names = new NameTable(graph);
     const plan = new Map<Node, Node>();
-    for (const node of uses.order) {
-      if (node.op !== "batchnorm") continue;
-      const bn = node as Node<"batchnorm">;
+    for (const bn of uses.order) {
+      if (bn.op !== "batchnorm") continue;
       const affine = batchnormAffine(bn);
       if (!affine) {
         context.explain(bn, "kept: its statistics are computed, not constants");

@@ -16,6 +16,7 @@
  * windows would then not line up; a branch that something else also reads.
  */
 import {
+  expectOp,
   type Graph,
   makeNode,
   makeWeight,
@@ -89,7 +90,7 @@ function mergeBranches(convs: readonly Conv[], identities: number, names: NameTa
   // An identity branch needs C == O, so output channel oc reads input oc, at index oc % (C/g) of its group.
   for (let oc = 0; oc < o; oc++) weight[((oc * cg + (oc % cg)) * kh + cy) * kw + cx] += identities;
   const largest = convs.reduce((a, b) => (sizeOfKernel(b) > sizeOfKernel(a) ? b : a));
-  const source = (largest.inputs[1] as Node<"weight">).attrs.name;
+  const source = expectOp(largest.inputs[1], "weight").attrs.name;
   const inputs = [
     first.inputs[0],
     makeWeight(names.derive(source, "merged", "weight"), [o, cg, kh, kw], toFloat32(weight)),

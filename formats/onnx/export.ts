@@ -75,7 +75,7 @@ class Writer {
     const known = this.names.get(node);
     if (known !== undefined) return known;
     if (node.op !== "weight") throw new RefoldError(`internal: ${node.op} read before written`);
-    const { name, shape } = (node as Node<"weight">).attrs;
+    const { name, shape } = node.attrs;
     const written = this.floats(name, shape, node.data!);
     this.names.set(node, written);
     return written;
@@ -168,7 +168,7 @@ function linear(w: Writer, node: Node<"linear">, out: string) {
   }
   // A weight is stored in the layout MatMul wants; a computed one is rearranged at run time.
   const data = wNode.op === "weight" ? wNode.data! : undefined;
-  const base = data ? (wNode as Node<"weight">).attrs.name : "";
+  const base = wNode.op === "weight" ? wNode.attrs.name : "";
   let product: string;
   if (groups === 1) {
     const wt = data
@@ -223,7 +223,8 @@ function gelu(w: Writer, node: Node<"gelu">, out: string) {
   w.add("Mul", [w.add("Mul", [x, shifted]), scalar("half", 0.5)], {}, out);
 }
 
-const same = (op: string): Emit<OpName> => (w, node, out) =>
+/** An op written as the ONNX op `op` with the same inputs and no attributes. */
+const same = <O extends OpName>(op: string): Emit<O> => (w, node, out) =>
   void w.add(op, w.inputs(node), {}, out);
 
 /** How each IR op is written. */

@@ -18,6 +18,7 @@ import {
   type TransposeAttrs,
 } from "./movement.ts";
 import { batchnorm, type BatchnormAttrs } from "./norm.ts";
+export { batchnormScaleShift, type ScaleShift } from "./norm.ts";
 import { avgpool, type AvgpoolAttrs, global_avgpool, maxpool, type PoolAttrs } from "./pool.ts";
 import { input, type InputAttrs, weight, type WeightAttrs } from "./source.ts";
 
@@ -98,12 +99,14 @@ export const OP_NAMES = Object.keys(OPS) as OpName[];
 export const SOURCE_OPS: ReadonlySet<OpName> = new Set(["input", "weight"]);
 export const UNARY_OPS: ReadonlySet<OpName> = new Set(["relu", "sigmoid", "gelu", "erf"]);
 export const BINARY_OPS: ReadonlySet<OpName> = new Set(["add", "sub", "mul", "div"]);
-export const MOVEMENT_OPS: ReadonlySet<OpName> = new Set([
-  "reshape",
-  "transpose",
-  "flatten",
-  "concat",
-]);
+/**
+ * Ops that only change how their input's elements are indexed, so a reader
+ * can take them as a strided view of the same buffer. concat is not one: it
+ * joins several buffers into a new one.
+ */
+export const VIEW_OPS = new Set(["reshape", "transpose", "flatten"] as const);
+/** The view ops that also keep row-major order: the same buffer, read with new dims. */
+export const REINTERPRET_OPS = new Set(["reshape", "flatten"] as const);
 
 /** True when `name` is an op the IR knows. */
 export function isOpName(name: string): name is OpName {

@@ -1,8 +1,37 @@
 /**
  * batchnorm in inference form: y = gamma * (x - mean) / sqrt(var + eps) + beta,
  * per channel along `axis`. Inputs: x, gamma, beta, mean, var (each [C]).
+ *
+ * Its deploy-time form is the per-channel affine map y = scale * x + shift,
+ * scale = gamma / sqrt(var + eps), shift = beta - mean * scale. That map is
+ * defined once, here (batchnormScaleShift), and the reference semantics use
+ * it, so BN folding, lowering and every backend compute the same numbers.
  */
+import type { TensorData } from "../tensor.ts";
 import { fail, type OpDef } from "./_shared.ts";
+
+/** A per-channel affine map `y = scale[c] * x + shift[c]`, in float64. */
+export interface ScaleShift {
+  readonly scale: Float64Array;
+  readonly shift: Float64Array;
+}
+
+/** The affine form of an inference BatchNorm with these parameters. */
+export function batchnormScaleShift(
+  epsilon: number,
+  gamma: TensorData,
+  beta: TensorData,
+  mean: TensorData,
+  variance: TensorData,
+): ScaleShift {
+  const channels = gamma.length;
+  const scale = new Float64Array(channels), shift = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    scale[c] = gamma[c] / Math.sqrt(variance[c] + epsilon);
+    shift[c] = beta[c] - mean[c] * scale[c];
+  }
+  return { scale, shift };
+}
 
 /** Attributes of batchnorm. */
 export interface BatchnormAttrs {
@@ -33,11 +62,17 @@ export const batchnorm: OpDef<BatchnormAttrs> = {
   evaluate(attrs, [x, gamma, beta, mean, variance], outShape) {
     const channels = outShape[attrs.axis];
     const inner = outShape.slice(attrs.axis + 1).reduce((a, d) => a * d, 1);
+    const { scale, shift } = batchnormScaleShift(
+      attrs.epsilon,
+      gamma.data,
+      beta.data,
+      mean.data,
+      variance.data,
+    );
     const out = new Float64Array(x.data.length);
     for (let i = 0; i < out.length; i++) {
       const ch = Math.floor(i / inner) % channels;
-      const scale = gamma.data[ch] / Math.sqrt(variance.data[ch] + attrs.epsilon);
-      out[i] = (x.data[i] - mean.data[ch]) * scale + beta.data[ch];
+      out[i] = x.data[i] * scale[ch] + shift[ch];
     }
     return out;
   },

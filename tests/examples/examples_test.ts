@@ -8,7 +8,6 @@ import { exampleFeeds, EXAMPLES } from "../../examples/mod.ts";
 import {
   type Graph,
   interpret,
-  type Node,
   parseGraph,
   printGraph,
   summarize,
@@ -22,7 +21,7 @@ const snap = snapshotFile(import.meta.url);
 function weightsByName(graph: Graph): Map<string, Float32Array> {
   const weights = new Map<string, Float32Array>();
   for (const node of topoOrder(graph)) {
-    if (node.op === "weight") weights.set((node as Node<"weight">).attrs.name, node.data!);
+    if (node.op === "weight") weights.set(node.attrs.name, node.data!);
   }
   return weights;
 }

@@ -17,7 +17,7 @@ import {
   repmlpNetParameters,
   repmlpRes50Config,
 } from "../../examples/mod.ts";
-import { type Graph, type Node, RefoldError, topoOrder } from "../../ir/mod.ts";
+import { type Graph, RefoldError, topoOrder } from "../../ir/mod.ts";
 
 const fixture = JSON.parse(
   await Deno.readTextFile(new URL("../fixtures/torch/examples.json", import.meta.url)),
@@ -26,7 +26,7 @@ const fixture = JSON.parse(
 function weightShapes(graph: Graph): Map<string, readonly number[]> {
   const shapes = new Map<string, readonly number[]>();
   for (const node of topoOrder(graph)) {
-    if (node.op === "weight") shapes.set((node as Node<"weight">).attrs.name, node.type.shape);
+    if (node.op === "weight") shapes.set(node.attrs.name, node.type.shape);
   }
   return shapes;
 }
@@ -129,7 +129,7 @@ Deno.test("a weight source supplies values by key; bad lengths are refused", () 
     name === "fc3_bn.running_var" ? new Float32Array(shape[0]).fill(1) : undefined;
   const graph = buildRepmlpBlock(config, { weights: ones });
   const variance = topoOrder(graph).find((node) =>
-    node.op === "weight" && (node as Node<"weight">).attrs.name === "fc3_bn.running_var"
+    node.op === "weight" && node.attrs.name === "fc3_bn.running_var"
   )!;
   assert.deepEqual([...variance.data!], new Array(64).fill(1));
   assert.throws(

@@ -54,7 +54,7 @@ export function randomGraph(seed: number): Graph {
   const steps = int(3, 8);
   for (let step = 0; step < steps; step++) {
     const kind = step === 0 ? STEPS[seed % STEPS.length] : pick(STEPS);
-    const [, c, h, w] = current.type.shape;
+    const [, c, h, w]: readonly number[] = current.type.shape;
     const sameShape = [...seen].filter((node) =>
       node.type.shape.join() === current.type.shape.join()
     );
@@ -95,7 +95,7 @@ export function randomGraph(seed: number): Graph {
       case "mul":
       case "div": {
         // Another value of the same shape makes a DAG; a [C,1,1] weight broadcasts.
-        const other = sameShape.length > 1 && random() < 0.6
+        const other: Node = sameShape.length > 1 && random() < 0.6
           ? pick(sameShape.filter((node) => node !== current))
           : weight([c, 1, 1], kind === "div");
         current = b[kind](current, other);

@@ -1,6 +1,8 @@
 // Shape rules of every op, including the errors they raise at construction.
 import assert from "node:assert/strict";
 import {
+  isReinterpret,
+  isView,
   makeInput,
   makeNode,
   makeWeight,
@@ -9,6 +11,8 @@ import {
   type OpAttrs,
   type OpName,
   ShapeError,
+  windowGeometry,
+  windowOf,
 } from "../../ir/mod.ts";
 
 const x = (shape: number[]) => makeInput("x", shape);
@@ -197,4 +201,42 @@ Deno.test("shape errors name the attributes and input types", () => {
         "conv2d {dilation=[1,1], groups=3, pads=[0,0,0,0], stride=[1,1]}(f32[1,4,8,8], f32[6,2,3,3]): input channels 4 not divisible by groups",
     },
   );
+});
+
+Deno.test("windowGeometry: conv and pool windows, global pool covers the plane", () => {
+  const x = makeInput("x", [2, 6, 9, 7]);
+  const w = makeWeight("w", [4, 3, 3, 5], new Float32Array(4 * 3 * 3 * 5));
+  const conv = makeNode("conv2d", [x, w], {
+    stride: [2, 1],
+    pads: [1, 2, 0, 2],
+    dilation: [1, 2],
+    groups: 2,
+  });
+  assert.deepEqual(windowGeometry(conv), {
+    batch: 2,
+    channels: 6,
+    height: 9,
+    width: 7,
+    outChannels: 4,
+    outHeight: 4,
+    outWidth: 3,
+    groups: 2,
+    window: { kernel: [3, 5], stride: [2, 1], pads: [1, 2, 0, 2], dilation: [1, 2] },
+  });
+  const pool = makeNode("global_avgpool", [x], {});
+  assert.deepEqual(windowOf(pool), {
+    kernel: [9, 7],
+    stride: [1, 1],
+    pads: [0, 0, 0, 0],
+    dilation: [1, 1],
+  });
+});
+
+Deno.test("views: transpose is a view but not a reinterpretation; concat is neither", () => {
+  const input = makeInput("x", [2, 3]);
+  const reshape = makeNode("reshape", [input], { shape: [3, 2] });
+  const transpose = makeNode("transpose", [input], { perm: [1, 0] });
+  const concat = makeNode("concat", [input, input], { axis: 0 });
+  assert.deepEqual([reshape, transpose, concat].map(isView), [true, true, false]);
+  assert.deepEqual([reshape, transpose, concat].map(isReinterpret), [true, false, false]);
 });

@@ -54,9 +54,7 @@ for (const model of fixtureModels()) {
       const onnx = decodeModel(bytes, "deployed.onnx");
       const exported = onnx.graph!.node!;
       assert.ok(!exported.some((n) => n.op_type === "BatchNormalization"));
-      const grouped = nodes.filter((n) =>
-        n.op === "linear" && (n as Node<"linear">).attrs.groups > 1
-      );
+      const grouped = nodes.filter((n) => n.op === "linear" && n.attrs.groups > 1);
       const rank3 = new Set(
         onnx.graph!.initializer!.filter((i) => i.dims!.length === 3).map((i) => i.name),
       );

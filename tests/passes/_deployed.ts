@@ -7,21 +7,23 @@
  * names must also be unique, the derived ones included.
  */
 import assert from "node:assert/strict";
-import { type Graph, interpret, type Node, summarize, topoOrder } from "../../ir/mod.ts";
+import { expectOp, type Graph, interpret, type Node, summarize, topoOrder } from "../../ir/mod.ts";
 import { compareArrays } from "../_assert.ts";
 
 /** Stems of weights that belong to a RepMLP block (v1 or RepMLPNet). */
 const BLOCK_WEIGHT = /(^|\.)(fc3|fc3_bn|repconv\d+|gp\.fc\d|fc1_fc2\.fc\d|avg\.bn)\./;
 
-const weightName = (node: Node) => (node as Node<"weight">).attrs.name;
+const weightName = (node: Node) => expectOp(node, "weight").attrs.name;
 
 /** The fc3 weights of the training graph: one per RepMLP block, with fc3's groups. */
 function fc3Layers(training: Graph): { name: string; groups: number }[] {
   return topoOrder(training)
-    .filter((node) => node.op === "conv2d" && /(^|\.)fc3\.weight$/.test(weightName(node.inputs[1])))
+    .filter((node): node is Node<"conv2d"> =>
+      node.op === "conv2d" && /(^|\.)fc3\.weight$/.test(weightName(node.inputs[1]))
+    )
     .map((node) => ({
       name: weightName(node.inputs[1]).replace(/\.weight$/, ""),
-      groups: (node as Node<"conv2d">).attrs.groups,
+      groups: node.attrs.groups,
     }));
 }
 
@@ -42,7 +44,7 @@ export function assertDeployedStructure(training: Graph, deployed: Graph, label:
     const mine = fcs.filter((fc) => weightName(fc.inputs[1]).startsWith(`${name}.`));
     assert.equal(mine.length, 1, `${label}: ${name} should be one FC, found ${mine.length}`);
     assert.ok(mine[0].inputs[2], `${label}: ${name} has no bias`);
-    assert.equal((mine[0] as Node<"linear">).attrs.groups, groups, `${label}: ${name} groups`);
+    assert.equal(mine[0].attrs.groups, groups, `${label}: ${name} groups`);
   }
 }
 

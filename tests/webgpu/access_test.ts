@@ -37,7 +37,7 @@ function randomChain(random: () => number): { input: Node; chain: Node[] } {
   const chain: Node[] = [];
   let current: Node = input;
   for (let step = 0; step < 5; step++) {
-    const dims = current.type.shape;
+    const dims: readonly number[] = current.type.shape;
     if (random() < 0.5) {
       const perm = dims.map((_, i) => i).sort(() => random() - 0.5);
       current = makeNode("transpose", [current], { perm });

@@ -9,7 +9,8 @@ import { loadModelFile } from "../../formats/mod.ts";
 import { interpret, sizeOf, uniform } from "../../ir/mod.ts";
 import { assertClose } from "../_assert.ts";
 import { join } from "../_path.ts";
-import { ROOT, runCli } from "./_run.ts";
+import { compileFile } from "../../mod.ts";
+import { ROOT } from "./_run.ts";
 
 const BLOCK = join(ROOT, "examples", "models", "repmlp_block");
 const ONNX = join(ROOT, "tests", "fixtures", "onnx", "repmlp_block.preserve_op17.onnx");
@@ -46,15 +47,18 @@ Deno.test("node dist/refold.mjs compiles like compile.ts", async () => {
       const result = await node(dir, [cli, model, "--target", target, "--out", out]);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, new RegExp(`wrote .*out-${target}/ \\(model\\.js`));
-      const deno = await runCli([resolve(dir, model), "--target", target, "--out", `${out}-deno`]);
-      assert.equal(deno.code, 0, deno.stderr);
-      const files = (path: string) => [...Deno.readDirSync(path)].map((e) => e.name).sort();
-      assert.deepEqual(files(out), files(`${out}-deno`));
-      for (const file of files(out).filter((name) => name !== "model.js")) {
+      // What compile.ts writes, compiled here by the same library code.
+      const library = await compileFile(resolve(dir, model), { target });
+      const written = [...Deno.readDirSync(out)].map((entry) => entry.name).sort();
+      assert.deepEqual(written, library.files.map((file) => file.path).sort());
+      for (const file of library.files.filter((file) => file.path !== "model.js")) {
+        const contents = typeof file.contents === "string"
+          ? new TextEncoder().encode(file.contents)
+          : file.contents;
         assert.deepEqual(
-          await Deno.readFile(join(out, file)),
-          await Deno.readFile(join(`${out}-deno`, file)),
-          `${target} ${file} differs from the Deno CLI's`,
+          await Deno.readFile(join(out, file.path)),
+          contents,
+          `${target} ${file.path} differs from the Deno CLI's`,
         );
       }
       if (target === "webgpu") continue;

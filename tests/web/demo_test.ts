@@ -86,7 +86,7 @@ Deno.test("deno task serve: the demo page runs every target and shows the result
       assert.equal(await card.getAttribute("data-state"), "done", `${target} finished`);
       const error = Number(await card.getAttribute("data-error"));
       assert.ok(error <= TOLERANCE[target], `${target}: ${error} vs the float64 reference`);
-      assert.match(await card.locator(".latency").innerText(), /^\d+\.\d+ ms$/);
+      assert.match(await card.locator(".latency").innerText(), /^(\d+\.\d+ ms|\d+ µs)$/);
       assert.match(await card.locator(".load").innerText(), /^\d+\.\d+ ms$/);
       assert.match(await card.locator(".output").innerText(), /^y\[0\.\.5\] = -?\d/);
     }

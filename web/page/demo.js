@@ -8,7 +8,10 @@ const BUDGET_MS = 400, MAX_RUNS = 50, WARMUP = 2;
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const kib = (bytes) => `${(bytes / 1024).toFixed(bytes < 10240 ? 1 : 0)} KiB`;
-const ms = (value) => `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
+const ms = (value) =>
+  value < 0.1
+    ? `${(value * 1000).toFixed(0)} µs`
+    : `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
 
 async function fetchArray(url, Type) {
   const response = await fetch(url);
@@ -35,7 +38,8 @@ function relativeError(y, expected) {
 /** What the model runs on: the wasm engine and threads, the WebGPU precision. */
 function engineText(target, loaded, asked) {
   if (target === "wasm") {
-    const note = loaded.threads < asked ? " (no split kernels or no isolation)" : "";
+    const why = crossOriginIsolated ? "no kernel large enough to split" : "page not isolated";
+    const note = loaded.threads < asked ? ` (${why})` : "";
     return `${loaded.engine}, ${loaded.threads} thread${loaded.threads > 1 ? "s" : ""}${note}`;
   }
   if (target === "webgpu") return `GPU, ${loaded.precision} precision`;

@@ -32,6 +32,10 @@ export interface CliOptions {
   /** --weight-dtype; undefined when not given (f32, or f16 with --f16). */
   readonly weightDType?: WeightDType;
   readonly quantize?: "int8";
+  /** --report FILE: the compile report as HTML. */
+  readonly report?: string;
+  /** --input-shape NAME=D,D,...: static shapes for ONNX inputs with symbolic dimensions. */
+  readonly inputShapes: Readonly<Record<string, readonly number[]>>;
   readonly help: boolean;
 }
 
@@ -57,6 +61,8 @@ Compiles a training-time model into its deployed graph and writes an ES module.
   --f16                         store weights and activations as f16 (webgpu)
   --weight-dtype f32|f16|int8   how weights are stored (default: f32); widened at load
   --quantize int8               compute large linear/conv layers in int8 (onnx)
+  --input-shape NAME=1,3,256,256  static shape of an ONNX input (repeatable)
+  --report FILE                 also write the compile report as HTML (graphs, passes, sizes)
   --help                        this text
 
 See docs/cli.md and docs/checkpoints.md.`;
@@ -83,6 +89,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         f16: { type: "boolean", default: false },
         "weight-dtype": { type: "string" },
         quantize: { type: "string" },
+        report: { type: "string" },
+        "input-shape": { type: "string", multiple: true, default: [] },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -145,6 +153,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     f16: values.f16,
     weightDType,
     quantize,
+    report: checkReportPath(values.report),
+    inputShapes: parseInputShapes(values["input-shape"]),
     help: false,
   };
 }
@@ -201,6 +211,35 @@ function parseBatch(text: string): number {
     throw new RefoldError(`--batch must be an integer from 1 to 65536, got "${text}"`);
   }
   return batch;
+}
+
+function checkReportPath(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  if (path === "" || path.endsWith("/")) {
+    throw new RefoldError(`--report must name a file, got "${path}"`);
+  }
+  return path;
+}
+
+/** `--input-shape x=1,3,256,256` (repeatable), each input once, every dimension >= 1. */
+function parseInputShapes(values: readonly string[]): Record<string, number[]> {
+  const shapes: Record<string, number[]> = {};
+  for (const value of values) {
+    const at = value.lastIndexOf("=");
+    const name = value.slice(0, at), dims = value.slice(at + 1).split(",");
+    if (at <= 0 || dims.some((dim) => !/^[0-9]+$/.test(dim.trim()))) {
+      throw new RefoldError(
+        `--input-shape takes NAME=D,D,... with decimal dimensions, e.g. x=1,3,256,256; got "${value}"`,
+      );
+    }
+    const shape = dims.map((dim) => Number(dim.trim()));
+    if (shape.some((dim) => dim < 1 || dim > 2 ** 30)) {
+      throw new RefoldError(`--input-shape ${name}: every dimension must be from 1 to 2^30`);
+    }
+    if (Object.hasOwn(shapes, name)) throw new RefoldError(`--input-shape ${name} given twice`);
+    shapes[name] = shape;
+  }
+  return shapes;
 }
 
 /** The names a pipeline pass answers to, in pipeline order, each once. */

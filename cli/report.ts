@@ -80,3 +80,10 @@ export function printable(text: string): string {
 
 /** Human-readable byte counts for file listings. */
 export { bytes as formatBytes };
+
+/** Bytes of an emitted file's contents. */
+export function byteLength(contents: string | Uint8Array): number {
+  return typeof contents === "string"
+    ? new TextEncoder().encode(contents).byteLength
+    : contents.byteLength;
+}

@@ -9,6 +9,7 @@ export {
   type PassReport,
   PIPELINE,
   type PipelineOptions,
+  type PipelineStep,
   runPasses,
   runPipeline,
 } from "./pipeline.ts";

@@ -61,6 +61,20 @@ export interface PipelineOptions {
    * after each pass.
    */
   verify?: boolean | { tolerance?: number; seed?: number };
+  /** Told before each pass runs and before its output is verified (for progress displays). */
+  onProgress?: (step: PipelineStep) => void;
+}
+
+/**
+ * What the pipeline is about to do: run pass `index` of `count`, verify its
+ * output, or (stage "reference", before the first pass under verify) compute
+ * the training graph's outputs that every pass is checked against.
+ */
+export interface PipelineStep {
+  readonly pass: string;
+  readonly index: number;
+  readonly count: number;
+  readonly stage: "reference" | "run" | "verify";
 }
 
 export { DEFAULT_VERIFY_TOLERANCE, NOISE_FACTOR } from "./verify.ts";
@@ -149,6 +163,9 @@ export function runPasses(
   const dumps = options.dumpAfter ?? [];
   if (dumps !== "all") selectPasses(dumps);
   const verify = options.verify === true ? {} : options.verify || undefined;
+  const progress = (index: number, stage: PipelineStep["stage"]) =>
+    options.onProgress?.({ pass: passes[index].name, index, count: passes.length, stage });
+  if (verify && passes.length > 0) progress(0, "reference");
   const verifier = verify ? new Verifier(graph, verify) : undefined;
   const reports: PassReport[] = [];
   // The caller's weights are never updated in place; later passes may update what earlier ones made.
@@ -157,7 +174,8 @@ export function runPasses(
     if (node.op === "weight") inputBuffers.add(node.data!.buffer);
   }
   let current = graph;
-  for (const pass of passes) {
+  for (const [index, pass] of passes.entries()) {
+    progress(index, "run");
     const start = performance.now();
     let next: Graph;
     try {
@@ -173,7 +191,10 @@ export function runPasses(
       changed: graphChanged(current, next),
       ms: performance.now() - start,
     };
-    verifier?.check(pass, next, report);
+    if (verifier) {
+      progress(index, "verify");
+      verifier.check(pass, next, report);
+    }
     reports.push(report);
     if (options.onDump && (dumps === "all" || dumps.includes(pass.name))) {
       options.onDump(pass.name, printGraph(next));

@@ -27,6 +27,8 @@ export interface LoadOptions {
   readonly batch?: number;
   /** Called with the path of every file read: the model, its weights, external data. */
   readonly onFile?: (path: string) => void;
+  /** Static shapes of ONNX inputs by name, for symbolic dimensions. */
+  readonly inputShapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 /** Extensions of files that hold weights but no graph. */
@@ -42,7 +44,7 @@ export async function loadModelFile(path: string, options: LoadOptions = {}): Pr
       { file: path },
     );
   }
-  if (lower.endsWith(".json")) return await loadModel(path, options);
+  if (lower.endsWith(".json")) return await loadJson(path, options);
   if (lower.endsWith(".onnx")) return await loadOnnx(path, options);
   let head: Uint8Array;
   try {
@@ -60,5 +62,16 @@ export async function loadModelFile(path: string, options: LoadOptions = {}): Pr
       file: path,
     });
   }
-  return head[0] === 0x7b ? await loadModel(path, options) : await loadOnnx(path, options);
+  return head[0] === 0x7b ? await loadJson(path, options) : await loadOnnx(path, options);
+}
+
+/** model.json's shapes are static but for "N": input shapes are for ONNX only. */
+async function loadJson(path: string, options: LoadOptions): Promise<Graph> {
+  if (options.inputShapes && Object.keys(options.inputShapes).length > 0) {
+    throw new RefoldError(
+      "--input-shape applies to ONNX models; model.json inputs are static but for the batch N",
+      { file: path },
+    );
+  }
+  return await loadModel(path, { batch: options.batch, onFile: options.onFile });
 }

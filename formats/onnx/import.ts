@@ -31,6 +31,7 @@ import {
   Attributes,
   DataType,
   decodeModel,
+  type DimensionProto,
   type ModelProto,
   type NodeProto,
   toInt,
@@ -48,6 +49,8 @@ export interface ImportOptions {
   readonly externalDataDir?: string;
   /** Called with the real path of every file read (external data; loadOnnx adds the model). */
   readonly onFile?: (path: string) => void;
+  /** Static shapes for inputs by name, for symbolic dimensions (--input-shape). */
+  readonly inputShapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 /** The opsets of the default domain refold reads. */
@@ -91,7 +94,10 @@ function inputShape(
       `has element type ${dataTypeName(tensorType!.elem_type ?? 0)}; refold takes float32 inputs`,
     );
   }
+  const given = options.inputShapes?.[info.name ?? ""];
+  if (given && !tensorType!.shape?.dim) return { shape: [...given] };
   const dims = tensorType!.shape?.dim ?? fail("has no shape; re-export with a static input shape");
+  if (given) return givenShape(info, dims!, given, options);
   let baked: number | undefined;
   const shape = dims!.map((dim, axis) => {
     const value = toInt(dim.dim_value);
@@ -110,6 +116,63 @@ function inputShape(
     fail(`has shape [${shape}], more than 2^30 elements`);
   }
   return { shape, baked };
+}
+
+/** An --input-shape for an input, checked against the dimensions the model fixes. */
+function givenShape(
+  info: ValueInfoProto,
+  dims: readonly DimensionProto[],
+  given: readonly number[],
+  options: ImportOptions,
+): { shape: number[]; baked?: number } {
+  const fail = (problem: string): never => {
+    throw new RefoldError(`input "${info.name}" ${problem}`, { file: options.file });
+  };
+  if (dims.length !== given.length) {
+    fail(`has ${dims.length} dimensions; --input-shape gives ${given.length} ([${given}])`);
+  }
+  if (options.batch !== undefined && options.batch !== given[0]) {
+    fail(`gets batch ${options.batch} from --batch but ${given[0]} from --input-shape [${given}]`);
+  }
+  let baked: number | undefined;
+  dims.forEach((dim, axis) => {
+    const value = toInt(dim.dim_value);
+    if (value > 0 && axis === 0) baked = value;
+    else if (value > 0 && value !== given[axis]) {
+      fail(`has dimension ${axis} fixed at ${value}; --input-shape gives ${given[axis]}`);
+    }
+  });
+  return { shape: [...given], baked };
+}
+
+/**
+ * Refuses a model with more than one node whose op refold does not map, in
+ * one message listing them all (one such node gets mapNode's message, which
+ * says where it is).
+ */
+function checkOpsSupported(nodes: readonly NodeProto[], file: string): void {
+  const missing = new Map<string, string[]>();
+  let total = 0;
+  nodes.forEach((node, index) => {
+    const op = node.op_type ?? "";
+    const foreign = node.domain && node.domain !== "ai.onnx";
+    if (!foreign && Object.hasOwn(MAPPERS, op)) return;
+    const key = foreign ? `${node.domain}.${op}` : op;
+    const where = node.name ? `#${index} "${node.name}"` : `#${index}`;
+    missing.set(key, [...(missing.get(key) ?? []), where]);
+    total++;
+  });
+  if (total < 2) return;
+  const list = [...missing].map(([op, at]) =>
+    `${op} (node${at.length > 1 ? "s" : ""} ${at.slice(0, 3).join(", ")}${
+      at.length > 3 ? `, and ${at.length - 3} more` : ""
+    })`
+  );
+  throw new RefoldError(
+    `${total} nodes use ops refold does not map: ${list.join(", ")} ` +
+      "(docs/onnx.md lists the ops refold maps)",
+    { file },
+  );
 }
 
 function describe(node: NodeProto, index: number, opset: number): string {
@@ -184,6 +247,7 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
     initializerValues += tensor.data.length;
     values.set(name, constValue(tensor));
   }
+  checkOpsSupported(graph.node ?? [], file);
   const inputs: Node<"input">[] = [];
   let batchOverride: [number, number] | undefined;
   const initializers = new Set(values.keys());
@@ -204,10 +268,25 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
       throw new RefoldError(`input "${info.name}" is declared twice`, { file });
     }
     const { shape, baked } = inputShape(info, options);
+    if (!isValidShape(shape)) {
+      throw new RefoldError(`input "${info.name}" has shape [${shape}], not a valid shape`, {
+        file,
+      });
+    }
     if (baked !== undefined && baked !== shape[0]) batchOverride ??= [baked, shape[0]];
     const input = makeInput(info.name ?? "", shape);
     inputs.push(input);
     values.set(input.attrs.name, nodeValue(input));
+  }
+  for (const name of Object.keys(options.inputShapes ?? {})) {
+    if (!inputs.some((input) => input.attrs.name === name)) {
+      throw new RefoldError(
+        `--input-shape names "${name}", which is no input of the model (inputs: ${
+          inputs.map((input) => JSON.stringify(input.attrs.name)).join(", ")
+        })`,
+        { file },
+      );
+    }
   }
   const ctx = new ImportContext({ source, opset, batchOverride, initializerValues });
   (graph.node ?? []).forEach((node, index) => {
@@ -230,7 +309,7 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
 /** Reads and imports an ONNX file; external data is looked up beside it. */
 export async function loadOnnx(
   path: string,
-  options: { batch?: number; externalDataDir?: string; onFile?: (path: string) => void } = {},
+  options: Omit<ImportOptions, "file"> = {},
 ): Promise<Graph> {
   let bytes: Uint8Array;
   try {

@@ -5,7 +5,12 @@
  * once into each kernel's panel layout; then runs the module's `run` export
  * on inputs copied into linear memory. It imports nothing but the shared glue.
  */
-import { fromBase64, readWeights, type WeightsOption } from "../../runtime/files.ts";
+import {
+  fromBase64,
+  type ProgressCallback,
+  readWeights,
+  type WeightsOption,
+} from "../../runtime/files.ts";
 import { canThread, CONTROL_BYTES, startWorkers, type ThreadPool } from "./thread_pool.ts";
 import { normalizeInputs, type RunInput, shapeOutputs, type TensorInfo } from "../../runtime/io.ts";
 
@@ -59,6 +64,8 @@ export interface ModelPlan {
 /** Options of load() (docs/module-contract.md). */
 export interface LoadOptions {
   readonly weights?: WeightsOption;
+  /** Called with `{ loaded, total }` bytes as the weights are read; the last has loaded === total. */
+  readonly onProgress?: ProgressCallback;
   /**
    * Threads to run on: an integer >= 1 (default 1), capped at the cores the
    * engine reports (navigator.hardwareConcurrency, else 4). Above 1, large GEMMs are split across
@@ -172,7 +179,7 @@ export async function createModel(
   const relaxed = options.engine ? options.engine === "relaxed-simd" : hasRelaxedSimd();
   const variant = relaxed ? plan.relaxed : plan.plain;
   const weights = asFloats(
-    await readWeights(base, options.weights, {
+    await readWeights(base, options, {
       embedded: inlineWeights,
       file: "weights.bin",
       byteLength: plan.weightBytes,

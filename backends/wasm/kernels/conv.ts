@@ -17,6 +17,7 @@ import { addr, i32, mul, type Sx, sx } from "../wat.ts";
 import { accessOf } from "./access.ts";
 import type { GenContext } from "./context.ts";
 import { splitExpr } from "./epilogue.ts";
+import { depthwiseFits, emitDepthwise } from "./depthwise.ts";
 import { gatherPack } from "./gather.ts";
 import { emitGemm, gemmBlocking, type GemmPlan } from "./gemm.ts";
 import { gemmEpilogue } from "./gemm_epilogue.ts";
@@ -171,6 +172,7 @@ export function emitConv(kernel: GemmKernel, ctx: GenContext): string {
   const { res, variant, mod, index } = ctx;
   const name = `k${index}_conv`;
   const image = imageOf(kernel as GemmKernel & { shape: { op: "conv" } }, ctx);
+  if (depthwiseFits(image, kernel)) return emitDepthwise(kernel, image, ctx);
   const mode = chooseMode(image, kernel);
   const [kh, kw] = image.window.kernel;
   const taps = kh * kw;

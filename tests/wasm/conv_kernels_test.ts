@@ -1,0 +1,62 @@
+// The specialised conv kernels of the wasm backend (depthwise), against the reference
+// interpreter over random geometry, with both the relaxed-simd and the plain-SIMD module;
+// each case also checks that the specialised kernel (not the generic GEMM) was rendered.
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { GraphBuilder, type Node, uniform } from "../../ir/mod.ts";
+import { checkGraph } from "./_run.ts";
+
+const RUNS = { numRuns: 14, seed: 20261203 };
+let seed = 1;
+const w = (b: GraphBuilder, shape: number[], name = `w${seed}`) =>
+  b.weight(name, shape, uniform(shape.reduce((a, d) => a * d, 1), seed++, -1, 1));
+
+Deno.test("depthwise conv: odd sizes, strides 1 and 2, padding, kernels up to 7x7", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        channels: fc.integer({ min: 1, max: 7 }),
+        h: fc.integer({ min: 1, max: 19 }),
+        w: fc.integer({ min: 1, max: 27 }),
+        kh: fc.integer({ min: 1, max: 7 }),
+        kw: fc.integer({ min: 1, max: 7 }),
+        sh: fc.integer({ min: 1, max: 3 }),
+        sw: fc.integer({ min: 1, max: 2 }),
+        pads: fc.tuple(fc.nat(3), fc.nat(3), fc.nat(3), fc.nat(3)),
+        bias: fc.boolean(),
+        residual: fc.boolean(),
+      }).filter((c) =>
+        c.h + c.pads[0] + c.pads[2] >= c.kh && c.w + c.pads[1] + c.pads[3] >= c.kw
+      ),
+      async (c) => {
+        const b = new GraphBuilder("depthwise");
+        const x = b.input("x", [c.batch, c.channels, c.h, c.w]);
+        const kernel = w(b, [c.channels, 1, c.kh, c.kw]);
+        const bias = c.bias ? w(b, [c.channels]) : undefined;
+        let y: Node = b.conv2d(x, kernel, bias, {
+          stride: [c.sh, c.sw],
+          pads: c.pads,
+          groups: c.channels,
+        });
+        if (c.residual) y = b.add(y, b.input("r", y.type.shape));
+        b.output("y", b.relu(y));
+        // At most 49 products per output: float32 reaches about 2e-7 relative here.
+        const compiled = await checkGraph(b.build(), { tolerance: 1e-6 });
+        assert.ok(compiled.wat.relaxed.includes("_dwconv"), "the depthwise kernel was not used");
+      },
+    ),
+    RUNS,
+  );
+});
+
+Deno.test("depthwise conv: a strided (transposed) input view and wide rows", async () => {
+  const b = new GraphBuilder("depthwise_views");
+  const x = b.input("x", [1, 5, 37, 11]);
+  const t = b.transpose(x, [0, 1, 3, 2]);
+  b.output("s1", b.conv2d(t, w(b, [5, 1, 3, 3]), w(b, [5]), { padding: 1, groups: 5 }));
+  b.output("s2", b.conv2d(x, w(b, [5, 1, 3, 3]), undefined, { stride: 2, padding: 1, groups: 5 }));
+  b.output("k5", b.conv2d(x, w(b, [5, 1, 5, 5]), undefined, { padding: 2, groups: 5 }));
+  const compiled = await checkGraph(b.build(), { tolerance: 1e-6 });
+  assert.equal(compiled.wat.relaxed.match(/\(func \$k\d+_dwconv\b/g)?.length, 3);
+});

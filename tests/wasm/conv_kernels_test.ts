@@ -26,9 +26,7 @@ Deno.test("depthwise conv: odd sizes, strides 1 and 2, padding, kernels up to 7x
         pads: fc.tuple(fc.nat(3), fc.nat(3), fc.nat(3), fc.nat(3)),
         bias: fc.boolean(),
         residual: fc.boolean(),
-      }).filter((c) =>
-        c.h + c.pads[0] + c.pads[2] >= c.kh && c.w + c.pads[1] + c.pads[3] >= c.kw
-      ),
+      }).filter((c) => c.h + c.pads[0] + c.pads[2] >= c.kh && c.w + c.pads[1] + c.pads[3] >= c.kw),
       async (c) => {
         const b = new GraphBuilder("depthwise");
         const x = b.input("x", [c.batch, c.channels, c.h, c.w]);
@@ -59,4 +57,49 @@ Deno.test("depthwise conv: a strided (transposed) input view and wide rows", asy
   b.output("k5", b.conv2d(x, w(b, [5, 1, 5, 5]), undefined, { padding: 2, groups: 5 }));
   const compiled = await checkGraph(b.build(), { tolerance: 1e-6 });
   assert.equal(compiled.wat.relaxed.match(/\(func \$k\d+_dwconv\b/g)?.length, 3);
+});
+
+Deno.test("strided dense conv: phase-split padded rows, any stride up to 3x2, dilation, groups", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        groups: fc.integer({ min: 1, max: 3 }),
+        cg: fc.integer({ min: 1, max: 5 }),
+        og: fc.integer({ min: 1, max: 9 }),
+        h: fc.integer({ min: 2, max: 17 }),
+        w: fc.integer({ min: 2, max: 23 }),
+        kh: fc.integer({ min: 1, max: 5 }),
+        kw: fc.integer({ min: 2, max: 5 }),
+        sh: fc.integer({ min: 1, max: 3 }),
+        sw: fc.integer({ min: 1, max: 2 }),
+        dilation: fc.integer({ min: 1, max: 2 }),
+        pads: fc.tuple(fc.nat(3), fc.nat(3), fc.nat(3), fc.nat(3)),
+        transposed: fc.boolean(),
+      }).filter((c) =>
+        c.h + c.pads[0] + c.pads[2] > (c.kh - 1) * c.dilation &&
+        c.w + c.pads[1] + c.pads[3] > (c.kw - 1) * c.dilation
+      ),
+      async (c) => {
+        const b = new GraphBuilder("strided");
+        const channels = c.groups * c.cg;
+        const x = c.transposed
+          ? b.transpose(b.input("x", [c.batch, channels, c.w, c.h]), [0, 1, 3, 2])
+          : b.input("x", [c.batch, channels, c.h, c.w]);
+        const y = b.conv2d(x, w(b, [c.groups * c.og, c.cg, c.kh, c.kw]), w(b, [c.groups * c.og]), {
+          stride: [c.sh, c.sw],
+          pads: c.pads,
+          dilation: c.dilation,
+          groups: c.groups,
+        });
+        b.output("y", b.relu(y));
+        // At most 125 products per output: float32 reaches about 3e-7 relative here.
+        const compiled = await checkGraph(b.build(), { tolerance: 2e-6 });
+        if (c.cg > 1 || c.og > 1) {
+          assert.ok(!compiled.wat.relaxed.includes("_im2col"), "im2col was used");
+        }
+      },
+    ),
+    RUNS,
+  );
 });

@@ -56,7 +56,10 @@ function chooseMode(image: ImageWindow, kernel: GemmKernel): Mode {
   const unit = stride[0] === 1 && stride[1] === 1;
   const unpadded = pads.every((pad) => pad === 0);
   if (kh * kw === 1 && unit && unpadded && sw === 1 && sh === image.width) return "flat";
-  return unit && (kh * kw === 1 || kernel.w.kind === "constant") ? "rows" : "im2col";
+  if (unit && kh * kw === 1) return "rows";
+  // A strided 1x1 conv would copy every phase to read one; im2col gathers only what it reads.
+  const phases = stride[1] <= 2 && kh * kw > 1;
+  return (unit || phases) && kernel.w.kind === "constant" ? "rows" : "im2col";
 }
 
 /** The splat side: the weight, [group][tile][k][MR], tap-major (`taps` per row) in rows mode. */
@@ -100,22 +103,51 @@ function flatPixels(image: ImageWindow, k: number): PixelSide {
   };
 }
 
-/** Pixels of a stride-1 conv as shifted input rows, from a zero-bordered copy when padded. */
-function rowPixels(image: ImageWindow, k: number, ctx: GenContext, name: string): PixelSide {
-  const { kernel: [kh, kw], pads, dilation } = image.window;
+/** Floats a rows-mode tile may read past the padded copy (lanes it discards). */
+const COPY_SLACK = 64;
+
+/** Where a rows-mode conv reads: the input in place, or its padded (phase-split) copy. */
+function rowSource(image: ImageWindow) {
+  const { pads, stride: [strideY, strideX] } = image.window;
   const [sb, sc, sh, sw] = image.strides;
+  const copy = !(pads.every((pad) => pad === 0) && sw === 1 && strideY === 1 && strideX === 1);
+  if (!copy) return { copy, rowStride: sh, phaseStride: 0, planeStride: sc, imageStride: sb };
+  const paddedWidth = image.width + pads[1] + pads[3];
+  const paddedHeight = image.height + pads[0] + pads[2];
+  const rowStride = strideX === 1 ? paddedWidth : 4 * Math.ceil(paddedWidth / 8);
+  const phaseStride = Math.ceil(paddedHeight / strideY) * rowStride;
+  return {
+    copy,
+    rowStride,
+    phaseStride,
+    planeStride: strideY * strideX * phaseStride,
+    imageStride: 0,
+  };
+}
+
+/**
+ * Pixels as shifted input rows, 8 output pixels of one row per tile: no
+ * im2col. A padded or strided conv first copies the image into a
+ * zero-bordered scratch, split into stride phases, so that tap (ky, kx)
+ * reads phase (ky*dh mod sy, kx*dw mod sx) shifted by (ky*dh div sy,
+ * kx*dw div sx) at 8 consecutive floats.
+ */
+function rowPixels(image: ImageWindow, k: number, ctx: GenContext, name: string): PixelSide {
+  const { kernel: [kh, kw], dilation, stride: [strideY, strideX] } = image.window;
+  const { copy, rowStride, phaseStride, planeStride, imageStride } = rowSource(image);
   const cg = image.channels / image.groups;
-  const copy = !(pads.every((pad) => pad === 0) && sw === 1);
-  const rowStride = copy ? image.width + pads[1] + pads[3] : sh;
-  const planeStride = copy ? (image.height + pads[0] + pads[2]) * rowStride : sc;
-  const imageStride = copy ? 0 : sb;
   let sourceBase = image.base;
   const oxTiles = Math.ceil(image.outWidth / NR);
   const oy = (nt: Sx) => sx("i32.div_u", nt, i32(oxTiles));
   const ox = (nt: Sx) => sx("i32.rem_u", nt, i32(oxTiles));
   const partialLanes = image.outWidth % NR;
-  const shift = (t: number) =>
-    (Math.floor(t / kw) * dilation[0] * rowStride + (t % kw) * dilation[1]) * 4;
+  const shift = (t: number) => {
+    const dy = Math.floor(t / kw) * dilation[0], dx = (t % kw) * dilation[1];
+    const phase = (dy % strideY) * strideX + (dx % strideX);
+    return (phase * phaseStride + Math.floor(dy / strideY) * rowStride + Math.floor(dx / strideX)) *
+      4;
+  };
+  const copyBytes = image.channels * planeStride * 4 + COPY_SLACK * 4;
   return {
     v: {
       tiles: image.outHeight * oxTiles,
@@ -138,10 +170,18 @@ function rowPixels(image: ImageWindow, k: number, ctx: GenContext, name: string)
       ? {
         prologue: (b: Sx) => [sx("call", `$${name}_pad`, b)],
         pad: {
-          bytes: image.channels * planeStride * 4,
+          bytes: copyBytes + (strideX === 1 ? 0 : 2 * rowStride * 4),
           emit: (scratch: number) => {
             sourceBase = scratch;
-            ctx.mod.add(padCopy(`${name}_pad`, { image, dst: scratch, rowStride, planeStride }));
+            ctx.mod.add(padCopy(`${name}_pad`, {
+              image,
+              dst: scratch,
+              rowStride,
+              phaseStride,
+              planeStride,
+              bytes: copyBytes,
+              rowBuffer: strideX === 1 ? undefined : scratch + copyBytes,
+            }));
           },
         },
       }

@@ -11,18 +11,7 @@
  * residual) one 8-pixel tile at a time.
  */
 import type { GemmKernel } from "../../plan/mod.ts";
-import {
-  addr,
-  f32x4,
-  forLoop,
-  FuncBuilder,
-  get,
-  i32,
-  mul,
-  set,
-  type Sx,
-  sx,
-} from "../wat.ts";
+import { addr, f32x4, forLoop, FuncBuilder, get, i32, mul, set, type Sx, sx } from "../wat.ts";
 import { TILE } from "../resources.ts";
 import { accessOf } from "./access.ts";
 import type { GenContext } from "./context.ts";
@@ -117,7 +106,9 @@ function rowInputs(
   const setup: Sx[] = l.map((name, q) => set(name, load(p, rowBytes + q * 16)));
   const parity = (odd: number, q: number) => {
     const name = fb.local(`${odd ? "o" : "e"}${q}`, "v128");
-    setup.push(set(name, lanes(get(l[2 * q]), get(l[2 * q + 1]), [0, 2, 4, 6].map((i) => i + odd))));
+    setup.push(
+      set(name, lanes(get(l[2 * q]), get(l[2 * q + 1]), [0, 2, 4, 6].map((i) => i + odd))),
+    );
     return name;
   };
   const evens = Array.from({ length: runs / 2 }, (_, q) => parity(0, q));
@@ -192,7 +183,9 @@ export function emitDepthwise(kernel: GemmKernel, image: ImageWindow, ctx: GenCo
   const oy = fb.local("oy", "i32"), ox = fb.local("ox", "i32");
   const w = fb.local("w", "i32"), row = fb.local("row", "i32"), p = fb.local("p", "i32");
   const hoisted = taps <= HOISTED_TAPS;
-  const tapLocals = hoisted ? Array.from({ length: taps }, (_, t) => fb.local(`w${t}`, "v128")) : [];
+  const tapLocals = hoisted
+    ? Array.from({ length: taps }, (_, t) => fb.local(`w${t}`, "v128"))
+    : [];
   const splat = (t: number) => sx("v128.load32_splat", t > 0 && `offset=${t * 4}`, get(w));
   const weight = (t: number) => hoisted ? get(tapLocals[t]) : splat(t);
   const oxTiles = Math.ceil(image.outWidth / NR);

@@ -62,14 +62,17 @@ function chooseMode(image: ImageWindow, kernel: GemmKernel): Mode {
   return (unit || phases) && kernel.w.kind === "constant" ? "rows" : "im2col";
 }
 
-/** The splat side: the weight, [group][tile][k][MR], tap-major (`taps` per row) in rows mode. */
-function weightSide(kernel: GemmKernel, ctx: GenContext, name: string, taps?: number) {
+/**
+ * The splat side: the weight, [group][tile][k][MR]; in rows mode each k step
+ * (an input channel) spans its `taps` taps, (channel, tap) as stored.
+ */
+function weightSide(kernel: GemmKernel, ctx: GenContext, name: string, taps = 1) {
   const { res, variant, mod } = ctx;
   const { n: og, k, groups, w } = kernel;
   const mr = variant.mr, mTiles = Math.ceil(og / mr), tileBytes = k * mr * 4;
-  const side = { tiles: mTiles, tileBytes, rows: og, rowBytes: 4, step: mr * 4 };
+  const side = { tiles: mTiles, tileBytes, rows: og, rowBytes: 4, step: taps * mr * 4 };
   if (w.kind === "constant") {
-    const base = res.packed({ value: w.value, groups, rows: og, k, panel: mr, taps });
+    const base = res.packed({ value: w.value, groups, rows: og, k, panel: mr });
     return {
       ...side,
       pointer: (tile: Sx, _b: Sx, g: Sx) =>
@@ -154,6 +157,7 @@ function rowPixels(image: ImageWindow, k: number, ctx: GenContext, name: string)
       tileBytes: k * NR * 4,
       step: planeStride * 4,
       shifts: Array.from({ length: kh * kw }, (_, t) => shift(t)),
+      tapsInner: true,
       pointer: (tile, b, g) =>
         addr(
           addr(
@@ -216,7 +220,7 @@ export function emitConv(kernel: GemmKernel, ctx: GenContext): string {
   const mode = chooseMode(image, kernel);
   const [kh, kw] = image.window.kernel;
   const taps = kh * kw;
-  const s = weightSide(kernel, ctx, name, mode === "rows" && taps > 1 ? taps : undefined);
+  const s = weightSide(kernel, ctx, name, mode === "rows" ? taps : 1);
   const pixels = mode === "flat"
     ? flatPixels(image, kernel.k)
     : mode === "rows"

@@ -45,12 +45,20 @@ export interface MicrokernelSpec {
   readonly bStep: number;
   /** Byte offsets of B per tap (a stride-1 conv's shifted rows); [0] for plain GEMM. */
   readonly shifts: readonly number[];
+  /**
+   * Every tap inside each k step (A packed (k, tap), aStep spanning all taps)
+   * rather than one k loop per tap (A packed (tap, k)): one loop for all taps,
+   * and a step's taps read neighbouring rows of one input plane.
+   */
+  readonly tapsInner?: boolean;
 }
 
 /** The function name of a microkernel spec. */
 export function microkernelName(spec: MicrokernelSpec): string {
   const { rows, rowBytes, aStep, bStep, shifts } = spec;
-  const tapKey = shifts.length === 1 && shifts[0] === 0 ? "" : `_t${shifts.join("_")}`;
+  const tapKey = shifts.length === 1 && shifts[0] === 0
+    ? ""
+    : `_${spec.tapsInner ? "i" : "t"}${shifts.join("_")}`;
   return `mk${rows}x${NR}_r${rowBytes}_a${aStep}_b${bStep}${tapKey}`;
 }
 
@@ -69,16 +77,23 @@ export function microkernel(variant: Variant, spec: MicrokernelSpec): FuncBuilde
   const acc = (i: number, j: number) => fb.local(`c${i}_${j}`, "v128");
   const b0 = fb.local("b0", "v128"), b1 = fb.local("b1", "v128"), a = fb.local("a", "v128");
   const p = fb.local("p", "i32"), left = fb.local("left", "i32");
-  const body: Sx[] = [
-    set(b0, sx("v128.load", get(p))),
-    set(b1, sx("v128.load", "offset=16", get(p))),
-  ];
-  for (let i = 0; i < rows; i++) {
-    const offset = i * rowBytes;
-    body.push(set(a, sx("v128.load32_splat", offset > 0 && `offset=${offset}`, get(pa))));
-    body.push(set(acc(i, 0), madd(variant, get(a), get(b0), get(acc(i, 0)))));
-    body.push(set(acc(i, 1), madd(variant, get(a), get(b1), get(acc(i, 1)))));
-  }
+  const at = (offset: number) => offset > 0 && `offset=${offset}`;
+  const step = (shift: number, aOffset: number): Sx[] => {
+    const out = [
+      set(b0, sx("v128.load", at(shift), get(p))),
+      set(b1, sx("v128.load", at(shift + 16), get(p))),
+    ];
+    for (let i = 0; i < rows; i++) {
+      out.push(set(a, sx("v128.load32_splat", at(aOffset + i * rowBytes), get(pa))));
+      out.push(set(acc(i, 0), madd(variant, get(a), get(b0), get(acc(i, 0)))));
+      out.push(set(acc(i, 1), madd(variant, get(a), get(b1), get(acc(i, 1)))));
+    }
+    return out;
+  };
+  const tapBytes = aStep / shifts.length;
+  const body = spec.tapsInner
+    ? shifts.flatMap((shift, t) => step(shift, t * tapBytes))
+    : step(0, 0);
   const loop = sx(
     "loop",
     "$k_loop",
@@ -87,7 +102,7 @@ export function microkernel(variant: Variant, spec: MicrokernelSpec): FuncBuilde
     set(p, sx("i32.add", get(p), sx("i32.const", String(bStep)))),
     sx("br_if", "$k_loop", tee(left, sx("i32.sub", get(left), sx("i32.const", "1")))),
   );
-  for (const shift of shifts) {
+  for (const shift of spec.tapsInner ? [0] : shifts) {
     fb.emit(
       set(p, sx("i32.add", get(pb), sx("i32.const", String(shift)))),
       set(left, get(k)),

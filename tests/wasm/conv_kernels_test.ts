@@ -103,3 +103,47 @@ Deno.test("strided dense conv: phase-split padded rows, any stride up to 3x2, di
     RUNS,
   );
 });
+
+Deno.test("same-width conv: flat pixel runs over column-masked copies, any taps and padding", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        groups: fc.integer({ min: 1, max: 3 }),
+        cg: fc.integer({ min: 1, max: 5 }),
+        og: fc.integer({ min: 2, max: 9 }),
+        h: fc.integer({ min: 1, max: 13 }),
+        w: fc.integer({ min: 2, max: 30 }).filter((w) => w % 8 !== 0),
+        kh: fc.integer({ min: 1, max: 5 }),
+        kw: fc.integer({ min: 1, max: 5 }),
+        dilation: fc.integer({ min: 1, max: 2 }),
+        left: fc.integer({ min: 0, max: 8 }),
+        top: fc.nat(3),
+        bottom: fc.nat(3),
+        transposed: fc.boolean(),
+      }).filter((c) => {
+        const span = (c.kw - 1) * c.dilation;
+        return c.kh * c.kw > 1 && c.left <= span && span < c.w &&
+          c.h + c.top + c.bottom > (c.kh - 1) * c.dilation;
+      }),
+      async (c) => {
+        const b = new GraphBuilder("wrapped");
+        const channels = c.groups * c.cg;
+        const x = c.transposed
+          ? b.transpose(b.input("x", [c.batch, channels, c.w, c.h]), [0, 1, 3, 2])
+          : b.input("x", [c.batch, channels, c.h, c.w]);
+        const right = (c.kw - 1) * c.dilation - c.left;
+        const y = b.conv2d(x, w(b, [c.groups * c.og, c.cg, c.kh, c.kw]), w(b, [c.groups * c.og]), {
+          pads: [c.top, c.left, c.bottom, right],
+          dilation: c.dilation,
+          groups: c.groups,
+        });
+        b.output("y", b.relu(b.add(y, b.input("r", y.type.shape))));
+        // At most 125 products per output: float32 reaches about 3e-7 relative here.
+        const compiled = await checkGraph(b.build(), { tolerance: 2e-6 });
+        assert.ok(compiled.wat.relaxed.includes("_wrap"), "the wrapped pixel path was not used");
+      },
+    ),
+    RUNS,
+  );
+});

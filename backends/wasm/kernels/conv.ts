@@ -1,13 +1,18 @@
 /**
  * conv2d as GEMM, NCHW: the weight (packed at load into [group][MR
  * channels][k][MR]) is the splat side, output pixels the vector side.
- * Three ways to feed the pixels, chosen from the static shape:
+ * Four ways to feed the pixels, chosen from the static shape:
  * - flat: a 1x1 stride-1 unpadded conv reads its input rows in place;
- * - rows: any stride-1 conv walks output rows 8 pixels at a time and reads
- *   each tap as the input row shifted by (ky, kx): no im2col. A padded conv
- *   first copies the image into a zero-bordered scratch. Weights are packed
- *   tap-major to match.
- * - im2col: strided convs gather 8 pixels x (c, ky, kx) per tile.
+ * - wrapped: a stride-1 conv as wide as its input, with rows not a multiple
+ *   of 8, reads one flat run of pixels from column-masked copies
+ *   (wrapped.ts), so tiles cross row ends and waste no lanes;
+ * - rows: other convs with a constant weight (and strides up to 2 across)
+ *   walk output rows 8 pixels at a time and read each tap as the input row
+ *   shifted by (ky, kx): no im2col. A padded or strided conv first copies the
+ *   image into a zero-bordered scratch split into stride phases. Every tap
+ *   runs inside each input-channel step, weights packed (channel, tap).
+ * - im2col: the rest gather 8 pixels x (c, ky, kx) per tile.
+ * Depthwise convs have their own kernel (depthwise.ts).
  * The plan gives this target conv inputs as plain loads with one stride per
  * axis (no conv prologue, TargetCaps.stridedWindows).
  */
@@ -23,11 +28,12 @@ import { emitGemm, gemmBlocking, type GemmPlan } from "./gemm.ts";
 import { gemmEpilogue } from "./gemm_epilogue.ts";
 import { im2colPack, type ImageWindow, padCopy } from "./image.ts";
 import { NR } from "./microkernel.ts";
+import { wrappedFits, wrappedPixels } from "./wrapped.ts";
 
-type Mode = "flat" | "rows" | "im2col";
+type Mode = "flat" | "wrapped" | "rows" | "im2col";
 
 /** The vector side and what else it needs: pixel addressing, a padded copy. */
-interface PixelSide {
+export interface PixelSide {
   readonly v: GemmPlan["v"];
   readonly n0: GemmPlan["n0"];
   readonly partial: GemmPlan["partial"];
@@ -56,6 +62,7 @@ function chooseMode(image: ImageWindow, kernel: GemmKernel): Mode {
   const unit = stride[0] === 1 && stride[1] === 1;
   const unpadded = pads.every((pad) => pad === 0);
   if (kh * kw === 1 && unit && unpadded && sw === 1 && sh === image.width) return "flat";
+  if (wrappedFits(image, kernel)) return "wrapped";
   if (unit && kh * kw === 1) return "rows";
   // A strided 1x1 conv would copy every phase to read one; im2col gathers only what it reads.
   const phases = stride[1] <= 2 && kh * kw > 1;
@@ -220,9 +227,11 @@ export function emitConv(kernel: GemmKernel, ctx: GenContext): string {
   const mode = chooseMode(image, kernel);
   const [kh, kw] = image.window.kernel;
   const taps = kh * kw;
-  const s = weightSide(kernel, ctx, name, mode === "rows" ? taps : 1);
+  const s = weightSide(kernel, ctx, name, mode === "rows" || mode === "wrapped" ? taps : 1);
   const pixels = mode === "flat"
     ? flatPixels(image, kernel.k)
+    : mode === "wrapped"
+    ? wrappedPixels(image, kernel.k, ctx, name)
     : mode === "rows"
     ? rowPixels(image, kernel.k, ctx, name)
     : im2colPixels(image, kernel.k, ctx, name);
@@ -242,7 +251,7 @@ export function emitConv(kernel: GemmKernel, ctx: GenContext): string {
     name,
     batch: image.batch,
     groups: kernel.groups,
-    k: mode === "rows" ? image.channels / image.groups : kernel.k,
+    k: mode === "rows" || mode === "wrapped" ? image.channels / image.groups : kernel.k,
     s,
     v: pixels.v,
     m0: (mt, g) => addr(mul(g, og), mul(mt, variant.mr)),

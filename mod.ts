@@ -57,6 +57,12 @@ export {
   mobileoneArch,
   repvggArch,
 } from "./arch/mod.ts";
+export {
+  MOBILEONE_CONFIGS,
+  type MobileoneConfig,
+  REPVGG_CONFIGS,
+  type RepvggConfig,
+} from "./examples/mod.ts";
 export { BACKENDS } from "./backends/mod.ts";
 export type {
   Backend,

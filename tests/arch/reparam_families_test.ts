@@ -10,11 +10,16 @@
  * - a renamed, missing or reshaped key is one line naming it.
  */
 import assert from "node:assert/strict";
-import { buildArch } from "../../arch/mod.ts";
-import { mobileoneBlocks, type MobileoneConfig, repvggBlocks } from "../../examples/mod.ts";
+import { buildArch, expectedTensors, repvggArch } from "../../arch/mod.ts";
+import {
+  mobileoneBlocks,
+  type MobileoneConfig,
+  REPVGG_CONFIGS,
+  repvggBlocks,
+} from "../../examples/mod.ts";
 import type { RepvggConfig } from "../../examples/mod.ts";
 import { type Checkpoint, type CheckpointTensor, openCheckpoint } from "../../formats/mod.ts";
-import { type Graph, RefoldError, summarize, topoOrder } from "../../ir/mod.ts";
+import { type Graph, RefoldError, sizeOf, summarize, topoOrder } from "../../ir/mod.ts";
 import { compileFile } from "../../mod.ts";
 import { assertClose } from "../_assert.ts";
 import { join } from "../_path.ts";
@@ -214,4 +219,38 @@ Deno.test("a reduced checkpoint under its full-size name: shapes named, and the 
   } finally {
     opened.close();
   }
+});
+
+Deno.test("a fine-tune to 10 classes: refused under RepVGG-A0 naming linear, built from its own config", async () => {
+  const cifar = repvggArch("RepVGG-A0-cifar10", "A0, 10 classes, 32x32", {
+    ...REPVGG_CONFIGS["RepVGG-A0"],
+    numClasses: 10,
+    height: 32,
+    width: 32,
+  });
+  const tensors = new Map<string, CheckpointTensor>(
+    [...expectedTensors(cifar.layouts[0])].map(([key, shape]) => [key, { dtype: "f32", shape }]),
+  );
+  const checkpoint: Checkpoint = {
+    file: "a0_cifar10.pth",
+    format: "test",
+    wrapper: "a state_dict",
+    tensors,
+    read: (names) =>
+      Promise.resolve(
+        new Map([...names].map((key) => [key, new Float32Array(sizeOf(tensors.get(key)!.shape))])),
+      ),
+    close() {},
+  };
+  await assert.rejects(
+    () => buildArch("RepVGG-A0", { weights: checkpoint }),
+    {
+      message: "a0_cifar10.pth: does not fit RepVGG-A0 (training form): 2 shape mismatches " +
+        "(linear.weight: checkpoint [10, 1280], model [1000, 1280], linear.bias: checkpoint [10], " +
+        "model [1000])",
+    },
+  );
+  const built = await buildArch(cifar, { weights: checkpoint });
+  assert.equal(built.layout.name, "training");
+  assert.deepEqual(built.graph.outputs.map((o) => o.node.type.shape), [[1, 10]]);
 });

@@ -113,13 +113,13 @@ Deno.test("--arch list shows every architecture with the counts of each layout",
   // The papers' deployed sizes: RepVGG-A0 8.30M, B3g4 75.62M; MobileOne-S0 2.1M, S4 14.8M.
   assert.match(
     text,
-    /^  RepVGG-A0 +RepVGG \(CVPR 2021\) A0, 224x224\n\s+parameters: training 9\.1M, deploy 8\.3M$/m,
+    /^ {2}RepVGG-A0 +RepVGG \(CVPR 2021\) A0, 224x224\n\s+parameters: training 9\.1M, deploy 8\.3M$/m,
   );
-  assert.match(text, /^  RepVGG-B3g4 .*\n\s+parameters: training 83\.9M, deploy 75\.6M$/m);
-  assert.match(text, /^  MobileOne-S0 .*\n\s+parameters: training 5\.4M, deploy 2\.1M$/m);
+  assert.match(text, /^ {2}RepVGG-B3g4 .*\n\s+parameters: training 83\.9M, deploy 75\.6M$/m);
+  assert.match(text, /^ {2}MobileOne-S0 .*\n\s+parameters: training 5\.4M, deploy 2\.1M$/m);
   assert.match(
     text,
-    /^  MobileOne-S4 .*squeeze-excite.*\n\s+parameters: training 15\.1M, deploy 14\.8M$/m,
+    /^ {2}MobileOne-S4 .*squeeze-excite.*\n\s+parameters: training 15\.1M, deploy 14\.8M$/m,
   );
 });
 

@@ -204,7 +204,7 @@ Deno.test("MobileOne deploy form: a stray training branch and a missing reparam_
   );
 });
 
-Deno.test("a reduced checkpoint under its full-size name: shapes named, and the one that fits", async () => {
+Deno.test("a reduced checkpoint under its full-size name: one line naming the shapes", async () => {
   const opened = await openCheckpoint(`${CHECKPOINTS}repvgg_a0.training.pth`);
   try {
     const message = await buildArch("RepVGG-A0", { weights: opened }).then(

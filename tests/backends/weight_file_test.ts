@@ -168,16 +168,18 @@ for (const weightDType of ["f16", "int8"] as const) {
   }
 }
 
-Deno.test("wasm target, f16 weights in weights.bin and embedded: the stored weights' outputs", async () => {
-  for (const inlineWeightLimit of [0, 1 << 20]) {
-    const result = await checkModule(wasmBackend, { weightDType: "f16", inlineWeightLimit });
-    assert.deepEqual(result.weights!.dtypes, ["f16"]);
-  }
-  await assert.rejects(
-    () => wasmBackend.emit(sampleGraph(), { weightDType: "int8" }),
-    /--weight-dtype int8 is not supported by --target wasm yet/,
-  );
-});
+for (const weightDType of ["f16", "int8"] as const) {
+  Deno.test(`wasm target, ${weightDType} weights in weights.bin and embedded: the stored weights' outputs`, async () => {
+    for (const inlineWeightLimit of [0, 1 << 20]) {
+      const result = await checkModule(wasmBackend, { weightDType, inlineWeightLimit });
+      const report = result.weights!;
+      assert.deepEqual(report.dtypes, weightDType === "int8" ? ["int8", "f32"] : ["f16"]);
+      const file = result.files.find((f) => f.path === "weights.bin");
+      if (file) assert.equal(file.contents.length, report.bytes);
+      assert.ok(report.bytes < report.f32Bytes / (weightDType === "int8" ? 2.5 : 1.9));
+    }
+  });
+}
 
 Deno.test({
   name: "webgpu target, f16 weights on an f32 plan: the stored weights' outputs",

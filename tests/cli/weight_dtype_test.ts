@@ -19,12 +19,12 @@ const cases: Case[] = [
     args: ["m.json", "--weight-dtype", "fp8"],
     message: 'unknown --weight-dtype "fp8"; use one of f32, f16, int8',
   },
-  ...(["wasm", "webgpu"] as const).map((target) => ({
-    what: `--weight-dtype int8 for --target ${target}`,
-    args: ["m.json", "--target", target, "--weight-dtype", "int8"],
-    message: `--weight-dtype int8 is not supported by --target ${target} yet; use f16 there, ` +
-      "or int8 with --target js or onnx",
-  })),
+  {
+    what: "--weight-dtype int8 for --target webgpu",
+    args: ["m.json", "--target", "webgpu", "--weight-dtype", "int8"],
+    message: "--weight-dtype int8 is not supported by --target webgpu yet; use f16 there, " +
+      "or int8 with --target js, wasm or onnx",
+  },
   {
     what: "--f16 with another --weight-dtype",
     args: ["m.json", "--target", "webgpu", "--f16", "--weight-dtype", "f32"],
@@ -42,10 +42,30 @@ const cases: Case[] = [
       "int8 weights, or --target onnx for int8 compute",
   },
   {
-    what: "--quantize int8 for --target wasm",
-    args: ["m.json", "--target", "wasm", "--quantize", "int8"],
-    message: "--quantize int8 is not supported by --target wasm yet; --target onnx writes an " +
-      "int8 model",
+    what: "--quantize int8 for --target webgpu",
+    args: ["m.json", "--target", "webgpu", "--quantize", "int8"],
+    message: "--quantize int8 is not supported on webgpu: use --weight-dtype f16 for smaller " +
+      "weights, or --target wasm or onnx for int8 compute",
+  },
+  {
+    what: "--quantize-skip without --quantize",
+    args: ["m.json", "--target", "wasm", "--quantize-skip", "fc.weight"],
+    message: "--quantize-skip applies with --quantize int8 --target wasm only",
+  },
+  {
+    what: "--quantize-min-macs for the onnx target",
+    args: ["m.json", "--target", "onnx", "--quantize", "int8", "--quantize-min-macs", "10"],
+    message: "--quantize-min-macs applies with --quantize int8 --target wasm only",
+  },
+  {
+    what: "--quantize-first without --quantize",
+    args: ["m.json", "--target", "wasm", "--quantize-first"],
+    message: "--quantize-first applies with --quantize int8 --target wasm only",
+  },
+  {
+    what: "a --quantize-min-macs that is not a count",
+    args: ["m.json", "--target", "wasm", "--quantize", "int8", "--quantize-min-macs", "1e3x"],
+    message: '--quantize-min-macs must be a whole number >= 0, got "1e3x"',
   },
   {
     what: "a weight beyond f16's range",

@@ -1,0 +1,298 @@
+/**
+ * int8 GEMMs (`arithmetic: "int8"`, see plan/quantize.ts): the drivers of
+ * linear layers and 1x1 convs over the int8 microkernel, with the same
+ * per-tile f32 epilogue (gemm_epilogue.ts) as the f32 GEMMs.
+ *
+ * - linear: each row of A (per group) is gathered (any view, any fused
+ *   prologue, as the f32 kernel gathers it), quantized to 7-bit codes with
+ *   its own scale and zero point, and is the splat side; the weight,
+ *   quantized and packed at compile time (int8_pack.ts), is the vector side.
+ * - conv (1x1, stride 1, unpadded, planes read in place): the weight rows
+ *   are the splat side; each image's pixels are quantized 8 at a time, each
+ *   pixel over its group's channels, into vector panels.
+ *
+ * Blocking: per group, the side with the smaller footprint is inner and is
+ * visited in chunks of at most half the L2 cache, so the other side streams
+ * once (at batch 1 the FC weights stream, the activation codes stay cached).
+ */
+import type { WindowGeometry } from "../../../ir/mod.ts";
+import type { GemmKernel } from "../../plan/mod.ts";
+import { packWeightPanels, packWeightRows, paddedK, panelBytes } from "../int8_pack.ts";
+import { partsOf } from "../parts.ts";
+import { TILE } from "../resources.ts";
+import {
+  addr,
+  f32,
+  forLoop,
+  FuncBuilder,
+  get,
+  i32,
+  ifElse,
+  mul,
+  set,
+  type Sx,
+  sx,
+} from "../wat.ts";
+import { accessOf } from "./access.ts";
+import type { GenContext } from "./context.ts";
+import { splitExpr } from "./epilogue.ts";
+import { gatherPack } from "./gather.ts";
+import { gemmEpilogue } from "./gemm_epilogue.ts";
+import { INT8_NR, int8KernelName, int8Microkernel, int8Rows } from "./int8_microkernel.ts";
+import {
+  QUANTIZE_ROW,
+  quantizePixelsFunction,
+  quantizeRowFunction,
+} from "./int8_quantize.ts";
+
+/** Half of this machine's 1 MiB L2, per core (as gemm.ts). */
+const CHUNK_BUDGET = 512 * 1024;
+
+/**
+ * Why the wasm target cannot compute `kernel` in int8 (undefined: it can):
+ * convs other than 1x1, stride 1, unpadded, over whole planes have no int8
+ * path (no int8 im2col yet) and stay f32.
+ */
+export function int8Unsupported(kernel: GemmKernel): string | undefined {
+  if (kernel.shape.op === "linear") return undefined;
+  const { window, batch, channels, height, width } = kernel.shape.geometry;
+  const { kernel: [kh, kw], stride, pads } = window;
+  if (kh * kw !== 1 || stride[0] !== 1 || stride[1] !== 1 || pads.some((pad) => pad !== 0)) {
+    return "not a 1x1 stride-1 unpadded conv (the wasm target has no int8 im2col)";
+  }
+  const split = kernel.a.kind === "load"
+    ? partsOf(kernel.a.operand.view, [batch, channels, height, width])
+    : undefined;
+  const strides = split?.parts.map((part) => part.kind === "affine" ? part.stride : -1);
+  // Pixel (y, x) must sit at y * width + x of its plane.
+  const planar = strides !== undefined && (width === 1 || strides[3] === 1) &&
+    (height === 1 || strides[2] === width);
+  if (!planar) {
+    return "its input planes are not contiguous";
+  }
+  return undefined;
+}
+
+/** Compile-time packings, shared by the two module variants (keyed by weight and layout). */
+const packings = new WeakMap<object, Map<string, Uint8Array>>();
+
+function packed(value: object, key: string, make: () => Uint8Array): Uint8Array {
+  let byKey = packings.get(value);
+  if (!byKey) packings.set(value, byKey = new Map());
+  let bytes = byKey.get(key);
+  if (!bytes) byKey.set(key, bytes = make());
+  return bytes;
+}
+
+/** One int8 GEMM's two sides, per group. */
+interface Int8Plan {
+  readonly name: string;
+  readonly quads: number;
+  readonly activations: "s" | "v";
+  readonly sTiles: number;
+  /** Rows of S (for the last tile's row count). */
+  readonly sRows: number;
+  readonly vTiles: number;
+  /** Bytes of one S tile and one V tile (for the blocking). */
+  readonly sTileBytes: number;
+  readonly vTileBytes: number;
+  /** Microkernel arguments (pa, pp, pb) of tiles (st, vt) in group g. */
+  readonly pointers: (st: Sx, vt: Sx, g: Sx) => [Sx, Sx, Sx];
+  /** Epilogue arguments (b, m0, n0) and the partial flag. */
+  readonly place: (st: Sx, vt: Sx, g: Sx) => [Sx, Sx, Sx];
+  readonly partial?: (st: Sx, vt: Sx) => Sx;
+}
+
+/** The loops of one group: chunks of the inner side, the outer side streamed once per chunk. */
+function groupLoops(
+  fb: FuncBuilder,
+  plan: Int8Plan,
+  ctx: GenContext,
+  g: Sx,
+  epilogue: string,
+): Sx[] {
+  const { variant, mod } = ctx;
+  const mr = int8Rows(variant);
+  const lastRows = plan.sRows - (plan.sTiles - 1) * mr;
+  const kinds = plan.sTiles === 1 || lastRows === mr ? [lastRows] : [mr, lastRows];
+  const spec = (rows: number) => ({ rows, rowBytes: plan.quads * 4, activations: plan.activations });
+  for (const rows of kinds) mod.add(int8Microkernel(variant, spec(rows)));
+  const st = fb.local("st", "i32"), vt = fb.local("vt", "i32");
+  const chunk = fb.local("chunk", "i32"), end = fb.local("end", "i32");
+  const [pa, pp, pb] = plan.pointers(get(st), get(vt), g);
+  const call = (rows: number) =>
+    sx("call", `$${int8KernelName(variant, spec(rows))}`, pa, pp, pb, i32(plan.quads), i32(TILE));
+  const isLast = sx("i32.eq", get(st), i32(plan.sTiles - 1));
+  const uniform = kinds.length === 1;
+  const product = [
+    uniform ? call(lastRows) : ifElse(isLast, [call(lastRows)], [call(mr)]),
+    sx(
+      "call",
+      `$${epilogue}`,
+      ...plan.place(get(st), get(vt), g),
+      uniform ? i32(lastRows) : sx("select", i32(lastRows), i32(mr), isLast),
+      plan.partial ? plan.partial(get(st), get(vt)) : i32(0),
+      i32(TILE),
+    ),
+  ];
+  const innerIsS = plan.sTiles * plan.sTileBytes <= plan.vTiles * plan.vTileBytes;
+  const [inner, innerTiles, innerBytes, outer, outerTiles] = innerIsS
+    ? [st, plan.sTiles, plan.sTileBytes, vt, plan.vTiles]
+    : [vt, plan.vTiles, plan.vTileBytes, st, plan.sTiles];
+  const chunkTiles = Math.max(1, Math.min(innerTiles, Math.floor(CHUNK_BUDGET / innerBytes)));
+  const chunkEnd = set(
+    end,
+    innerTiles % chunkTiles === 0 ? addr(get(chunk), chunkTiles) : sx(
+      "select",
+      i32(innerTiles),
+      addr(get(chunk), chunkTiles),
+      sx("i32.gt_u", addr(get(chunk), chunkTiles), i32(innerTiles)),
+    ),
+  );
+  return forLoop(chunk, { start: 0, end: innerTiles, step: chunkTiles }, [
+    chunkEnd,
+    ...forLoop(outer, { start: 0, end: outerTiles }, [
+      ...forLoop(inner, { start: get(chunk), end: get(end) }, product),
+    ]),
+  ]);
+}
+
+/** Emits an int8 linear kernel; returns the function to call. */
+export function emitInt8Linear(kernel: GemmKernel, ctx: GenContext): string {
+  const { res, variant, mod, index } = ctx;
+  const name = `k${index}_linear8`;
+  const { m, k, n, groups, w } = kernel;
+  if (w.kind !== "constant") throw new Error(`internal: ${kernel.label} int8 with a computed weight`);
+  const kp = paddedK(k), quads = kp / 4, mr = int8Rows(variant);
+  const nTiles = Math.ceil(n / INT8_NR), bytes = panelBytes(k);
+  const weights = res.blob(
+    `linear8/${w.value.id}/${groups}/${n}/${k}`,
+    () => packed(w.value, `linear/${groups}/${n}/${k}`, () =>
+      packWeightPanels(w.value.data!, groups, n, k)),
+  );
+  // Scratch: one f32 row, then the codes [g][m][kp], then {scale, zero} per row.
+  const codesAt = kp * 4, paramsAt = codesAt + groups * m * kp;
+  const scratch = res.scratchFor(index, paramsAt + groups * m * 8);
+  const counts = [m, groups * k];
+  mod.add(gatherPack(`${name}_row`, {
+    a: splitExpr(kernel.a, counts, res),
+    rowsPerGroup: m,
+    rowGrouped: false,
+    kGrouped: true,
+    k,
+    panel: 1,
+  }, res));
+  mod.add(quantizeRowFunction());
+  const epilogue = `${name}_epi`;
+  mod.add(gemmEpilogue(epilogue, {
+    epilogue: splitExpr(kernel.epilogue, [m, groups * n], res),
+    out: accessOf(kernel.out, [m, groups * n], res),
+    batched: false,
+    partialLanes: n % INT8_NR,
+  }, res));
+  const fb = new FuncBuilder(name);
+  const g = fb.local("g", "i32"), r = fb.local("r", "i32");
+  const row = (rr: Sx) => sx("i32.add", mul(get(g), m), rr);
+  const quantize = forLoop(r, { start: 0, end: m }, [
+    sx("call", `$${name}_row`, get(r), get(g), i32(scratch)),
+    // The padding of k must read as zero (the range holds 0, so it is exact).
+    ...Array.from({ length: kp - k }, (_, i) => sx("f32.store", i32(scratch + 4 * (k + i)), f32(0))),
+    sx(
+      "call",
+      `$${QUANTIZE_ROW}`,
+      i32(scratch),
+      i32(quads),
+      addr(i32(scratch + codesAt), mul(row(get(r)), kp)),
+      addr(i32(scratch + paramsAt), mul(row(get(r)), 8)),
+    ),
+  ]);
+  const plan: Int8Plan = {
+    name,
+    quads,
+    activations: "s",
+    sTiles: Math.ceil(m / mr),
+    sRows: m,
+    vTiles: nTiles,
+    sTileBytes: mr * kp,
+    vTileBytes: bytes,
+    pointers: (st, vt, gg) => [
+      addr(i32(scratch + codesAt), mul(sx("i32.add", mul(gg, m), mul(st, mr)), kp)),
+      addr(i32(scratch + paramsAt), mul(sx("i32.add", mul(gg, m), mul(st, mr)), 8)),
+      addr(i32(weights), mul(sx("i32.add", mul(gg, nTiles), vt), bytes)),
+    ],
+    place: (st, vt, gg) => [i32(0), mul(st, mr), addr(mul(gg, n), mul(vt, INT8_NR))],
+    partial: n % INT8_NR ? (_st, vt) => sx("i32.eq", vt, i32(nTiles - 1)) : undefined,
+  };
+  fb.emit(forLoop(g, { start: 0, end: groups }, [
+    ...quantize,
+    ...groupLoops(fb, plan, ctx, get(g), epilogue),
+  ]));
+  mod.add(fb);
+  return name;
+}
+
+/** Emits an int8 1x1 conv kernel (see int8Unsupported); returns the function to call. */
+export function emitInt8Conv(kernel: GemmKernel, ctx: GenContext): string {
+  if (kernel.shape.op !== "conv" || kernel.a.kind !== "load" || kernel.w.kind !== "constant") {
+    throw new Error(`internal: ${kernel.label} is not an int8 1x1 conv`);
+  }
+  const { res, variant, mod, index } = ctx;
+  const name = `k${index}_conv8`;
+  const geometry: WindowGeometry = kernel.shape.geometry;
+  const { batch, channels, height, width, groups, outChannels } = geometry;
+  const value = kernel.w.value;
+  const cg = channels / groups, og = outChannels / groups, k = cg;
+  const kp = paddedK(k), quads = kp / 4, mr = int8Rows(variant);
+  const pixels = height * width, pTiles = Math.ceil(pixels / INT8_NR), bytes = panelBytes(k);
+  const weights = res.blob(
+    `conv8/${value.id}/${outChannels}/${k}`,
+    () => packed(value, `rows/${outChannels}/${k}`, () =>
+      packWeightRows(value.data!, outChannels, k)),
+  );
+  const x = accessOf(kernel.a.operand, [batch, channels, height, width], res);
+  const [sb, sc] = x.parts.map((part) => part.kind === "affine" ? part.stride : 0);
+  const scratch = res.scratchFor(index, pTiles * bytes);
+  mod.add(quantizePixelsFunction(`${name}_quant`, { planeBytes: sc * 4, channels: cg }));
+  const epilogue = `${name}_epi`;
+  mod.add(gemmEpilogue(epilogue, {
+    epilogue: splitExpr(kernel.epilogue, kernel.space, res),
+    out: accessOf(kernel.out, kernel.space, res),
+    batched: true,
+    partialLanes: pixels % INT8_NR,
+  }, res));
+  const fb = new FuncBuilder(name);
+  const b = fb.local("b", "i32"), g = fb.local("g", "i32"), t = fb.local("t", "i32");
+  const quantize = forLoop(t, { start: 0, end: pTiles }, [
+    sx(
+      "call",
+      `$${name}_quant`,
+      addr(addr(addr(i32(x.base), mul(get(b), sb * 4)), mul(get(g), cg * sc * 4)), mul(get(t), 32)),
+      addr(i32(scratch), mul(get(t), bytes)),
+    ),
+  ]);
+  const plan: Int8Plan = {
+    name,
+    quads,
+    activations: "v",
+    sTiles: Math.ceil(og / mr),
+    sRows: og,
+    vTiles: pTiles,
+    sTileBytes: mr * kp,
+    vTileBytes: bytes,
+    pointers: (st, vt, gg) => [
+      addr(i32(weights), mul(sx("i32.add", mul(gg, og), mul(st, mr)), kp)),
+      addr(i32(weights + outChannels * kp), mul(sx("i32.add", mul(gg, og), mul(st, mr)), 8)),
+      addr(i32(scratch), mul(vt, bytes)),
+    ],
+    place: (st, vt, gg) => [get(b), addr(mul(gg, og), mul(st, mr)), mul(vt, INT8_NR)],
+    partial: pixels % INT8_NR ? (_st, vt) => sx("i32.eq", vt, i32(pTiles - 1)) : undefined,
+  };
+  fb.emit(forLoop(b, { start: 0, end: batch }, [
+    ...forLoop(g, { start: 0, end: groups }, [
+      ...quantize,
+      ...groupLoops(fb, plan, ctx, get(g), epilogue),
+    ]),
+  ]));
+  mod.add(fb);
+  return name;
+}

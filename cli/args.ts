@@ -203,7 +203,8 @@ function parseQuantizeRule(
   quantize: "int8" | undefined,
 ): Pick<CliOptions, "quantizeSkip" | "quantizeMinMacs" | "quantizeFirst"> {
   const given = ["quantize-skip", "quantize-min-macs", "quantize-first"].filter((flag) =>
-    values[flag as keyof typeof values] !== undefined && values[flag as keyof typeof values] !== false
+    values[flag as keyof typeof values] !== undefined &&
+    values[flag as keyof typeof values] !== false
   );
   if (given.length === 0) return {};
   if (!quantize || target !== "wasm") {

@@ -39,11 +39,7 @@ import { splitExpr } from "./epilogue.ts";
 import { gatherPack } from "./gather.ts";
 import { gemmEpilogue } from "./gemm_epilogue.ts";
 import { INT8_NR, int8KernelName, int8Microkernel, int8Rows } from "./int8_microkernel.ts";
-import {
-  QUANTIZE_ROW,
-  quantizePixelsFunction,
-  quantizeRowFunction,
-} from "./int8_quantize.ts";
+import { QUANTIZE_ROW, quantizePixelsFunction, quantizeRowFunction } from "./int8_quantize.ts";
 
 /** Half of this machine's 1 MiB L2, per core (as gemm.ts). */
 const CHUNK_BUDGET = 512 * 1024;
@@ -115,7 +111,11 @@ function groupLoops(
   const mr = int8Rows(variant);
   const lastRows = plan.sRows - (plan.sTiles - 1) * mr;
   const kinds = plan.sTiles === 1 || lastRows === mr ? [lastRows] : [mr, lastRows];
-  const spec = (rows: number) => ({ rows, rowBytes: plan.quads * 4, activations: plan.activations });
+  const spec = (rows: number) => ({
+    rows,
+    rowBytes: plan.quads * 4,
+    activations: plan.activations,
+  });
   for (const rows of kinds) mod.add(int8Microkernel(variant, spec(rows)));
   const st = fb.local("st", "i32"), vt = fb.local("vt", "i32");
   const chunk = fb.local("chunk", "i32"), end = fb.local("end", "i32");
@@ -162,13 +162,19 @@ export function emitInt8Linear(kernel: GemmKernel, ctx: GenContext): string {
   const { res, variant, mod, index } = ctx;
   const name = `k${index}_linear8`;
   const { m, k, n, groups, w } = kernel;
-  if (w.kind !== "constant") throw new Error(`internal: ${kernel.label} int8 with a computed weight`);
+  if (w.kind !== "constant") {
+    throw new Error(`internal: ${kernel.label} int8 with a computed weight`);
+  }
   const kp = paddedK(k), quads = kp / 4, mr = int8Rows(variant);
   const nTiles = Math.ceil(n / INT8_NR), bytes = panelBytes(k);
   const weights = res.blob(
     `linear8/${w.value.id}/${groups}/${n}/${k}`,
-    () => packed(w.value, `linear/${groups}/${n}/${k}`, () =>
-      packWeightPanels(w.value.data!, groups, n, k)),
+    () =>
+      packed(
+        w.value,
+        `linear/${groups}/${n}/${k}`,
+        () => packWeightPanels(w.value.data!, groups, n, k),
+      ),
   );
   // Scratch: one f32 row, then the codes [g][m][kp], then {scale, zero} per row.
   const codesAt = kp * 4, paramsAt = codesAt + groups * m * kp;
@@ -196,7 +202,10 @@ export function emitInt8Linear(kernel: GemmKernel, ctx: GenContext): string {
   const quantize = forLoop(r, { start: 0, end: m }, [
     sx("call", `$${name}_row`, get(r), get(g), i32(scratch)),
     // The padding of k must read as zero (the range holds 0, so it is exact).
-    ...Array.from({ length: kp - k }, (_, i) => sx("f32.store", i32(scratch + 4 * (k + i)), f32(0))),
+    ...Array.from(
+      { length: kp - k },
+      (_, i) => sx("f32.store", i32(scratch + 4 * (k + i)), f32(0)),
+    ),
     sx(
       "call",
       `$${QUANTIZE_ROW}`,
@@ -246,8 +255,8 @@ export function emitInt8Conv(kernel: GemmKernel, ctx: GenContext): string {
   const pixels = height * width, pTiles = Math.ceil(pixels / INT8_NR), bytes = panelBytes(k);
   const weights = res.blob(
     `conv8/${value.id}/${outChannels}/${k}`,
-    () => packed(value, `rows/${outChannels}/${k}`, () =>
-      packWeightRows(value.data!, outChannels, k)),
+    () =>
+      packed(value, `rows/${outChannels}/${k}`, () => packWeightRows(value.data!, outChannels, k)),
   );
   const x = accessOf(kernel.a.operand, [batch, channels, height, width], res);
   const [sb, sc] = x.parts.map((part) => part.kind === "affine" ? part.stride : 0);

@@ -76,7 +76,9 @@ export function int8Microkernel(variant: Variant, spec: Int8KernelSpec): FuncBui
       body.push(set(s, splatOf(get(pa), i * rowBytes)));
       for (let j = 0; j < 2; j++) {
         // The second operand must be the 7-bit one.
-        const [first, second] = spec.activations === "s" ? [get(v[j]), get(s)] : [get(s), get(v[j])];
+        const [first, second] = spec.activations === "s"
+          ? [get(v[j]), get(s)]
+          : [get(s), get(v[j])];
         body.push(
           set(acc(i, j), sx("i32x4.relaxed_dot_i8x16_i7x16_add_s", first, second, get(acc(i, j)))),
         );
@@ -98,7 +100,10 @@ export function int8Microkernel(variant: Variant, spec: Int8KernelSpec): FuncBui
       body.push(set(s, sx("i16x8.extend_low_i8x16_s", splatOf(get(pa), i * rowBytes))));
       for (let j = 0; j < 4; j++) {
         body.push(
-          set(acc(i, j), sx("i32x4.add", get(acc(i, j)), sx("i32x4.dot_i16x8_s", get(v[j]), get(s)))),
+          set(
+            acc(i, j),
+            sx("i32x4.add", get(acc(i, j)), sx("i32x4.dot_i16x8_s", get(v[j]), get(s))),
+          ),
         );
       }
     }

@@ -66,7 +66,13 @@ export function quantizeRowFunction(): FuncBuilder {
     set(scale, sx("f32.div", sx("f32.sub", get(high), get(low)), f32(LEVELS))),
     set(scale, sx("select", get(scale), f32(1), sx("f32.ne", get(scale), f32(0)))),
     set(inv, sx("f32.div", f32(1), get(scale))),
-    set(zero, sx("i32.trunc_sat_f32_s", sx("f32.nearest", sx("f32.mul", sx("f32.neg", get(low)), get(inv))))),
+    set(
+      zero,
+      sx(
+        "i32.trunc_sat_f32_s",
+        sx("f32.nearest", sx("f32.mul", sx("f32.neg", get(low)), get(inv))),
+      ),
+    ),
     sx("f32.store", get(params), get(scale)),
     sx("i32.store", "offset=4", get(params), get(zero)),
     set(p, get(dst)),
@@ -125,7 +131,10 @@ export function quantizePixelsFunction(name: string, source: PixelSource): FuncB
       set(inv[h], sx("f32x4.div", f32x4(1), get(scale))),
       set(
         zero[h],
-        sx("i32x4.trunc_sat_f32x4_s", sx("f32x4.nearest", sx("f32x4.mul", sx("f32x4.neg", get(lo[h])), get(inv[h])))),
+        sx(
+          "i32x4.trunc_sat_f32x4_s",
+          sx("f32x4.nearest", sx("f32x4.mul", sx("f32x4.neg", get(lo[h])), get(inv[h]))),
+        ),
       ),
       sx("v128.store", h > 0 && `offset=${16 * h}`, get(dst), get(zero[h])),
       sx("v128.store", `offset=${32 + 16 * h}`, get(dst), get(scale)),

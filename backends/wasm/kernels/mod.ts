@@ -23,7 +23,9 @@ type Generators = {
 export const GENERATORS: Generators = {
   gemm: (kernel, ctx) => {
     const conv = kernel.shape.op === "conv";
-    if (kernel.arithmetic === "int8") return conv ? emitInt8Conv(kernel, ctx) : emitInt8Linear(kernel, ctx);
+    if (kernel.arithmetic === "int8") {
+      return conv ? emitInt8Conv(kernel, ctx) : emitInt8Linear(kernel, ctx);
+    }
     return conv ? emitConv(kernel, ctx) : emitLinear(kernel, ctx);
   },
   map: emitElementwise,

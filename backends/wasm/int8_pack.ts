@@ -53,7 +53,7 @@ export function packWeightPanels(data: Float32Array, groups: number, n: number, 
 }
 
 /**
- * A 1x1 conv weight [rows, k] as S rows: codes [rows][k padded], then per
+ * A conv weight [rows, k = channels per group x taps] as S rows: codes [rows][k padded], then per
  * row {f32 scale, i32 row sum}.
  */
 export function packWeightRows(data: Float32Array, rows: number, k: number): Uint8Array {

@@ -35,28 +35,59 @@ export function int8Linear(
   return out;
 }
 
-/** A 1x1 stride-1 conv x [batch, C, H, W] by w [O, C/groups, 1, 1], without bias. */
-export function int8Conv1x1(
-  x: Float32Array,
-  w: Float32Array,
-  shape: { batch: number; channels: number; pixels: number; out: number; groups: number },
-): Float32Array {
-  const { batch, channels, pixels, out: outChannels, groups } = shape;
-  const cg = channels / groups, og = outChannels / groups;
+/** A conv's geometry, NCHW, square-free: kernel, stride, dilation and pads (top, left, bottom, right). */
+export interface ConvShape {
+  readonly batch: number;
+  readonly channels: number;
+  readonly height: number;
+  readonly width: number;
+  readonly out: number;
+  readonly groups: number;
+  readonly kernel: readonly [number, number];
+  readonly stride?: number;
+  readonly dilation?: number;
+  readonly pads?: readonly [number, number, number, number];
+}
+
+/**
+ * A conv x [batch, C, H, W] by w [O, C/groups, kh, kw], without bias: each
+ * output pixel's im2col column (c, ky, kx), zeros in the padding, quantized
+ * as one row.
+ */
+export function int8Conv(x: Float32Array, w: Float32Array, shape: ConvShape): Float32Array {
+  const { batch, channels, height, width, out: outChannels, groups } = shape;
+  const [kh, kw] = shape.kernel;
+  const stride = shape.stride ?? 1, dilation = shape.dilation ?? 1;
+  const [top, left, bottom, right] = shape.pads ?? [0, 0, 0, 0];
+  const outHeight = Math.floor((height + top + bottom - dilation * (kh - 1) - 1) / stride) + 1;
+  const outWidth = Math.floor((width + left + right - dilation * (kw - 1) - 1) / stride) + 1;
+  const cg = channels / groups, og = outChannels / groups, k = cg * kh * kw;
+  const pixels = outHeight * outWidth;
+  const weights = quantizeRows(w, outChannels);
   const result = new Float32Array(batch * outChannels * pixels);
-  const column = new Float32Array(cg);
+  const column = new Float32Array(k);
   for (let b = 0; b < batch; b++) {
     for (let g = 0; g < groups; g++) {
       for (let p = 0; p < pixels; p++) {
-        for (let c = 0; c < cg; c++) column[c] = x[(b * channels + g * cg + c) * pixels + p];
+        const oy = Math.floor(p / outWidth), ox = p % outWidth;
+        for (let c = 0; c < cg; c++) {
+          for (let ky = 0; ky < kh; ky++) {
+            for (let kx = 0; kx < kw; kx++) {
+              const iy = oy * stride - top + ky * dilation, ix = ox * stride - left + kx * dilation;
+              const inside = iy >= 0 && iy < height && ix >= 0 && ix < width;
+              column[(c * kh + ky) * kw + kx] = inside
+                ? x[((b * channels + g * cg + c) * height + iy) * width + ix]
+                : 0;
+            }
+          }
+        }
         const a = quantizeActivations(column);
-        const weights = quantizeRows(w, outChannels);
         for (let j = 0; j < og; j++) {
           const o = g * og + j;
           let acc = 0, sum = 0;
-          for (let c = 0; c < cg; c++) {
-            const q = weights.values[o * cg + c];
-            acc += q * a.codes[c];
+          for (let i = 0; i < k; i++) {
+            const q = weights.values[o * k + i];
+            acc += q * a.codes[i];
             sum += q;
           }
           const scale = Math.fround(weights.scales[o] * a.scale);

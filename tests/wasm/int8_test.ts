@@ -1,6 +1,6 @@
 // The wasm int8 GEMMs against an exact integer reference of the same quantization
-// (_int8_reference.ts): random grouped linears and 1x1 convs with odd sizes (k not a multiple of
-// 4 or 16, m and n odd, batch > 1), blocking with several chunks either way round, a gathered
+// (_int8_reference.ts): random grouped linears, 1x1 convs and im2col convs (padded, strided,
+// dilated) with odd sizes (k not a multiple of 4 or 16, m and n odd, batch > 1), blocking with several chunks either way round, a gathered
 // (permuted) A and a fused prologue, rows at the extremes of the code ranges, with both the
 // relaxed-simd and the plain-SIMD module. The i32 sums are exact and the dequantization rounds
 // in a fixed order, so every output must match bit for bit (bias and ReLU included).
@@ -11,10 +11,12 @@ import { compileModel } from "../../backends/wasm/compile.ts";
 import { createModel } from "../../backends/wasm/runtime/model_runtime.ts";
 import { canThread } from "../../backends/wasm/runtime/thread_pool.ts";
 import { ENGINES, runCompiled } from "./_run.ts";
-import { int8Conv1x1, int8Linear } from "./_int8_reference.ts";
+import { int8Conv, int8Linear } from "./_int8_reference.ts";
 
 const RUNS = { numRuns: 12, seed: 20261202 };
 const ALL = { minMacs: 0, first: true };
+
+// Contractions under 16 stay f32 by the rule; the tests draw longer ones.
 
 function assertBitwise(actual: Float32Array, expected: Float32Array, what: string): void {
   assert.equal(actual.length, expected.length, what);
@@ -50,7 +52,7 @@ Deno.test("int8 linear: grouped, odd sizes, bias and ReLU, bit for bit", async (
         lead: fc.integer({ min: 1, max: 3 }),
         rows: fc.integer({ min: 1, max: 9 }),
         groups: fc.integer({ min: 1, max: 4 }),
-        k: fc.integer({ min: 1, max: 45 }),
+        k: fc.integer({ min: 16, max: 61 }),
         n: fc.integer({ min: 1, max: 21 }),
         bias: fc.boolean(),
         seed: fc.nat(1000),
@@ -84,7 +86,7 @@ Deno.test("int8 1x1 conv: grouped, batched, odd channels and pixels, bit for bit
       fc.record({
         batch: fc.integer({ min: 1, max: 3 }),
         groups: fc.integer({ min: 1, max: 3 }),
-        cg: fc.integer({ min: 1, max: 23 }),
+        cg: fc.integer({ min: 16, max: 41 }),
         og: fc.integer({ min: 1, max: 19 }),
         h: fc.integer({ min: 1, max: 7 }),
         w: fc.integer({ min: 1, max: 11 }),
@@ -105,14 +107,72 @@ Deno.test("int8 1x1 conv: grouped, batched, odd channels and pixels, bit for bit
         );
         b.output("y", c.bias ? b.relu(y) : y);
         const xs = uniform(c.batch * channels * pixels, c.seed + 2, -2, 3);
-        let expected = int8Conv1x1(xs, w, {
+        let expected = int8Conv(xs, w, {
           batch: c.batch,
           channels,
-          pixels,
+          height: c.h,
+          width: c.w,
           out,
           groups: c.groups,
+          kernel: [1, 1],
         });
         if (c.bias) expected = biasRelu(expected, bias, (i) => Math.floor(i / pixels) % out);
+        await checkInt8(b.build(), { x: xs }, expected, "1 int8 conv");
+      },
+    ),
+    RUNS,
+  );
+});
+
+Deno.test("int8 conv through im2col: padded, strided, dilated, grouped, bit for bit", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 2 }),
+        groups: fc.integer({ min: 1, max: 3 }),
+        cg: fc.integer({ min: 4, max: 9 }),
+        og: fc.integer({ min: 1, max: 13 }),
+        h: fc.integer({ min: 3, max: 10 }),
+        w: fc.integer({ min: 3, max: 12 }),
+        kh: fc.integer({ min: 2, max: 3 }),
+        kw: fc.integer({ min: 2, max: 3 }),
+        stride: fc.integer({ min: 1, max: 2 }),
+        dilation: fc.integer({ min: 1, max: 2 }),
+        pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
+        seed: fc.nat(1000),
+      }),
+      async (c) => {
+        const channels = c.groups * c.cg, out = c.groups * c.og;
+        const span = (size: number, k: number, lo: number, hi: number) =>
+          size + lo + hi - c.dilation * (k - 1);
+        fc.pre(
+          span(c.h, c.kh, c.pads[0], c.pads[2]) > 0 && span(c.w, c.kw, c.pads[1], c.pads[3]) > 0,
+        );
+        const b = new GraphBuilder("im2col8");
+        const x = b.input("x", [c.batch, channels, c.h, c.w]);
+        const w = uniform(out * c.cg * c.kh * c.kw, c.seed, -1, 1);
+        b.output(
+          "y",
+          b.conv2d(x, b.weight("w", [out, c.cg, c.kh, c.kw], w), undefined, {
+            groups: c.groups,
+            stride: c.stride,
+            dilation: c.dilation,
+            pads: c.pads,
+          }),
+        );
+        const xs = uniform(c.batch * channels * c.h * c.w, c.seed + 2, -2, 3);
+        const expected = int8Conv(xs, w, {
+          batch: c.batch,
+          channels,
+          height: c.h,
+          width: c.w,
+          out,
+          groups: c.groups,
+          kernel: [c.kh, c.kw],
+          stride: c.stride,
+          dilation: c.dilation,
+          pads: c.pads,
+        });
         await checkInt8(b.build(), { x: xs }, expected, "1 int8 conv");
       },
     ),
@@ -146,8 +206,8 @@ Deno.test("int8 linear: permuted rows gathered and a fused prologue", async () =
     12,
     45,
   ]);
-  const w = uniform(15 * 15, 4, -1, 1);
-  b.output("y", b.linear(b.add(rows, z), b.weight("w", [15, 15], w), undefined, { groups: 3 }));
+  const w = uniform(15 * 45, 4, -1, 1);
+  b.output("y", b.linear(b.add(rows, z), b.weight("w", [15, 45], w)));
   const xs = uniform(540, 1, -1, 1), zs = uniform(540, 2, -1, 1);
   // The rows the kernel gathers: the partition permute of x, plus z, in f32.
   const a = new Float32Array(540);
@@ -162,7 +222,7 @@ Deno.test("int8 linear: permuted rows gathered and a fused prologue", async () =
   await checkInt8(
     b.build(),
     { x: xs, z: zs },
-    int8Linear(a, w, { m: 12, k: 15, n: 5, groups: 3 }),
+    int8Linear(a, w, { m: 12, k: 45, n: 15, groups: 1 }),
     "1 int8 linear",
   );
 });

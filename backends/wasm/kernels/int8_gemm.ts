@@ -1,15 +1,16 @@
 /**
  * int8 GEMMs (`arithmetic: "int8"`, see plan/quantize.ts): the drivers of
- * linear layers and 1x1 convs over the int8 microkernel, with the same
+ * linear layers and convs over the int8 microkernel, with the same
  * per-tile f32 epilogue (gemm_epilogue.ts) as the f32 GEMMs.
  *
  * - linear: each row of A (per group) is gathered (any view, any fused
  *   prologue, as the f32 kernel gathers it), quantized to 7-bit codes with
  *   its own scale and zero point, and is the splat side; the weight,
  *   quantized and packed at compile time (int8_pack.ts), is the vector side.
- * - conv (1x1, stride 1, unpadded, planes read in place): the weight rows
- *   are the splat side; each image's pixels are quantized 8 at a time, each
- *   pixel over its group's channels, into vector panels.
+ * - conv: the weight rows are the splat side; each image's output pixels are
+ *   quantized 8 at a time, each over its contraction (its group's channels
+ *   for a 1x1 conv read in place, its im2col column otherwise), into vector
+ *   panels.
  *
  * Blocking: per group, the side with the smaller footprint is inner and is
  * visited in chunks of at most half the L2 cache, so the other side streams
@@ -18,7 +19,6 @@
 import type { WindowGeometry } from "../../../ir/mod.ts";
 import type { GemmKernel } from "../../plan/mod.ts";
 import { packWeightPanels, packWeightRows, paddedK, panelBytes } from "../int8_pack.ts";
-import { partsOf } from "../parts.ts";
 import { TILE } from "../resources.ts";
 import {
   addr,
@@ -38,36 +38,54 @@ import type { GenContext } from "./context.ts";
 import { splitExpr } from "./epilogue.ts";
 import { gatherPack } from "./gather.ts";
 import { gemmEpilogue } from "./gemm_epilogue.ts";
+import { im2colPack, type ImageWindow } from "./image.ts";
 import { INT8_NR, int8KernelName, int8Microkernel, int8Rows } from "./int8_microkernel.ts";
 import { QUANTIZE_ROW, quantizePixelsFunction, quantizeRowFunction } from "./int8_quantize.ts";
 
 /** Half of this machine's 1 MiB L2, per core (as gemm.ts). */
 const CHUNK_BUDGET = 512 * 1024;
 
+/** Shorter contractions stay f32: a row's quantization costs more than its few products. */
+export const MIN_INT8_K = 16;
+
 /**
  * Why the wasm target cannot compute `kernel` in int8 (undefined: it can):
- * convs other than 1x1, stride 1, unpadded, over whole planes have no int8
- * path (no int8 im2col yet) and stay f32.
+ * contractions under MIN_INT8_K (depthwise convs) or over MAX_INT8_K.
  */
 export function int8Unsupported(kernel: GemmKernel): string | undefined {
-  if (kernel.shape.op === "linear") return undefined;
-  const { window, batch, channels, height, width } = kernel.shape.geometry;
-  const { kernel: [kh, kw], stride, pads } = window;
-  if (kh * kw !== 1 || stride[0] !== 1 || stride[1] !== 1 || pads.some((pad) => pad !== 0)) {
-    return "not a 1x1 stride-1 unpadded conv (the wasm target has no int8 im2col)";
-  }
-  const split = kernel.a.kind === "load"
-    ? partsOf(kernel.a.operand.view, [batch, channels, height, width])
-    : undefined;
-  const strides = split?.parts.map((part) => part.kind === "affine" ? part.stride : -1);
-  // Pixel (y, x) must sit at y * width + x of its plane.
-  const planar = strides !== undefined && (width === 1 || strides[3] === 1) &&
-    (height === 1 || strides[2] === width);
-  if (!planar) {
-    return "its input planes are not contiguous";
-  }
+  // 127 * 127 * k must stay below 2^31 for the i32 sums to be exact.
+  if (kernel.k > MAX_INT8_K) return `its contraction of ${kernel.k} exceeds ${MAX_INT8_K}`;
+  if (kernel.k < MIN_INT8_K) return `its contraction of ${kernel.k} is under ${MIN_INT8_K}`;
   return undefined;
 }
+
+/** True when a conv is 1x1, stride 1, unpadded, over whole planes: pixels read in place. */
+function isFlat(kernel: GemmKernel & { shape: { op: "conv" } }, image: ImageWindow): boolean {
+  const { window, height, width } = kernel.shape.geometry;
+  const { kernel: [kh, kw], stride, pads } = window;
+  if (kh * kw !== 1 || stride[0] !== 1 || stride[1] !== 1 || pads.some((pad) => pad !== 0)) {
+    return false;
+  }
+  // Pixel (y, x) must sit at y * width + x of its plane.
+  const [, , sh, sw] = image.strides;
+  return (width === 1 || sw === 1) && (height === 1 || sh === width);
+}
+
+/** The conv's input image: window geometry, base address and strides. */
+function imageOf(kernel: GemmKernel & { shape: { op: "conv" } }, ctx: GenContext): ImageWindow {
+  const geometry: WindowGeometry = kernel.shape.geometry;
+  if (kernel.a.kind !== "load") throw new Error(`internal: ${kernel.label} has a prologue`);
+  const { batch, channels, height, width } = geometry;
+  const x = accessOf(kernel.a.operand, [batch, channels, height, width], ctx.res);
+  const strides = x.parts.map((part) => {
+    if (part.kind !== "affine") throw new Error(`internal: ${kernel.label} reads a table`);
+    return part.stride;
+  }) as unknown as ImageWindow["strides"];
+  return { ...geometry, base: x.base, strides };
+}
+
+/** The longest contraction whose i32 sums cannot overflow (127 * 127 * k < 2^31). */
+export const MAX_INT8_K = 133_000;
 
 /** Compile-time packings, shared by the two module variants (keyed by weight and layout). */
 const packings = new WeakMap<object, Map<string, Uint8Array>>();
@@ -240,28 +258,38 @@ export function emitInt8Linear(kernel: GemmKernel, ctx: GenContext): string {
   return name;
 }
 
-/** Emits an int8 1x1 conv kernel (see int8Unsupported); returns the function to call. */
+/**
+ * Emits an int8 conv kernel; returns the function to call. Pixels are
+ * quantized 8 at a time over their contraction: a flat 1x1 conv reads them
+ * in place; any other conv gathers them first with the f32 kernels' im2col.
+ */
 export function emitInt8Conv(kernel: GemmKernel, ctx: GenContext): string {
   if (kernel.shape.op !== "conv" || kernel.a.kind !== "load" || kernel.w.kind !== "constant") {
-    throw new Error(`internal: ${kernel.label} is not an int8 1x1 conv`);
+    throw new Error(`internal: ${kernel.label} is not an int8 conv`);
   }
   const { res, variant, mod, index } = ctx;
   const name = `k${index}_conv8`;
   const geometry: WindowGeometry = kernel.shape.geometry;
-  const { batch, channels, height, width, groups, outChannels } = geometry;
+  const { batch, channels, groups, outChannels } = geometry;
   const value = kernel.w.value;
-  const cg = channels / groups, og = outChannels / groups, k = cg;
+  const image = imageOf(kernel as GemmKernel & { shape: { op: "conv" } }, ctx);
+  const flat = isFlat(kernel as GemmKernel & { shape: { op: "conv" } }, image);
+  const cg = channels / groups, og = outChannels / groups, k = kernel.k;
   const kp = paddedK(k), quads = kp / 4, mr = int8Rows(variant);
-  const pixels = height * width, pTiles = Math.ceil(pixels / INT8_NR), bytes = panelBytes(k);
+  const pixels = geometry.outHeight * geometry.outWidth;
+  const pTiles = Math.ceil(pixels / INT8_NR), bytes = panelBytes(k);
   const weights = res.blob(
     `conv8/${value.id}/${outChannels}/${k}`,
     () =>
       packed(value, `rows/${outChannels}/${k}`, () => packWeightRows(value.data!, outChannels, k)),
   );
-  const x = accessOf(kernel.a.operand, [batch, channels, height, width], res);
-  const [sb, sc] = x.parts.map((part) => part.kind === "affine" ? part.stride : 0);
-  const scratch = res.scratchFor(index, pTiles * bytes);
-  mod.add(quantizePixelsFunction(`${name}_quant`, { planeBytes: sc * 4, channels: cg }));
+  const [sb, sc] = image.strides;
+  // im2col's f32 panel [k][8] follows the quantized panels in scratch.
+  const scratch = res.scratchFor(index, pTiles * bytes + (flat ? 0 : k * INT8_NR * 4));
+  const panel = scratch + pTiles * bytes;
+  const source = flat ? { planeBytes: sc * 4, channels: cg } : { planeBytes: 32, channels: k };
+  mod.add(quantizePixelsFunction(`${name}_quant`, source));
+  if (!flat) mod.add(im2colPack(`${name}_im2col`, image));
   const epilogue = `${name}_epi`;
   mod.add(gemmEpilogue(epilogue, {
     epilogue: splitExpr(kernel.epilogue, kernel.space, res),
@@ -271,14 +299,27 @@ export function emitInt8Conv(kernel: GemmKernel, ctx: GenContext): string {
   }, res));
   const fb = new FuncBuilder(name);
   const b = fb.local("b", "i32"), g = fb.local("g", "i32"), t = fb.local("t", "i32");
-  const quantize = forLoop(t, { start: 0, end: pTiles }, [
-    sx(
-      "call",
-      `$${name}_quant`,
-      addr(addr(addr(i32(x.base), mul(get(b), sb * 4)), mul(get(g), cg * sc * 4)), mul(get(t), 32)),
-      addr(i32(scratch), mul(get(t), bytes)),
-    ),
-  ]);
+  const dst = addr(i32(scratch), mul(get(t), bytes));
+  const quantize = forLoop(
+    t,
+    { start: 0, end: pTiles },
+    flat
+      ? [
+        sx(
+          "call",
+          `$${name}_quant`,
+          addr(
+            addr(addr(i32(image.base), mul(get(b), sb * 4)), mul(get(g), cg * sc * 4)),
+            mul(get(t), 32),
+          ),
+          dst,
+        ),
+      ]
+      : [
+        sx("call", `$${name}_im2col`, get(t), get(b), get(g), i32(panel)),
+        sx("call", `$${name}_quant`, i32(panel), dst),
+      ],
+  );
   const plan: Int8Plan = {
     name,
     quads,

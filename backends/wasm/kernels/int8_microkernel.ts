@@ -11,7 +11,7 @@
  * with a zero point and a scale per row; see ir/quantize.ts), so that the
  * product rowInt * colInt is the zero point's correction whichever side
  * holds which. Linear layers put activations on S and weight panels on V;
- * 1x1 convs put weight rows on S and pixels on V.
+ * convs put weight rows on S and pixels on V.
  *
  * Relaxed SIMD: i32x4.relaxed_dot_i8x16_i7x16_add_s (16 multiply-adds per
  * instruction, vpdpbusd with AVX-VNNI), the activation as the 7-bit

@@ -6,7 +6,7 @@
  * - rows: one f32 row (k padded to a multiple of 4 with zeros, which the
  *   range always holds) becomes k bytes of codes and {scale, zero};
  * - pixels: 8 pixels of an NCHW image, each quantized over its channels
- *   (a 1x1 conv's contraction), become one V panel of the int8
+ *   (a 1x1 conv's channels, or an im2col panel's rows), become one V panel of the int8
  *   microkernel: zero[8], scale[8], then codes as [k/4][8 pixels][4 channels].
  */
 import { f32, f32x4, forLoop, FuncBuilder, get, i32, set, type Sx, sx } from "../wat.ts";

@@ -147,7 +147,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   };
 }
 
-/** --weight-dtype: the targets that lay weights out their own way take f16 only, for now. */
+/** --weight-dtype: every target stores f32, f16 and int8; --f16 allows f16 only. */
 function parseWeightDType(
   value: string | undefined,
   target: Target,
@@ -161,12 +161,6 @@ function parseWeightDType(
   }
   if (f16 && value !== "f16") {
     throw new RefoldError(`--f16 stores weights as f16; --weight-dtype ${value} contradicts it`);
-  }
-  if (value === "int8" && target === "webgpu") {
-    throw new RefoldError(
-      `--weight-dtype int8 is not supported by --target ${target} yet; use f16 there, ` +
-        "or int8 with --target js, wasm or onnx",
-    );
   }
   return value as WeightDType;
 }
@@ -185,8 +179,7 @@ function parseQuantize(value: string | undefined, target: Target): "int8" | unde
   }
   if (target === "webgpu") {
     throw new RefoldError(
-      "--quantize int8 is not supported on webgpu: use --weight-dtype f16 for smaller weights, " +
-        "or --target wasm or onnx for int8 compute",
+      "--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 storage",
     );
   }
   return "int8";

@@ -65,6 +65,38 @@ Deno.test("property: a decoded file holds what each region's dtype reads back as
   );
 });
 
+Deno.test("int8 stored as blocks of [k][columns]: each column keeps its own channel's scale", () => {
+  // 2 blocks of [k = 3][columns = 4]: channels 0..7, channel c's values c * (1, 2, 3) / 10.
+  const rows = 8, k = 3, columns = 4;
+  const rowMajor = Float32Array.from({ length: rows * k }, (_, i) => {
+    const channel = Math.floor(i / k);
+    return ((channel + 1) * ((i % k) + 1)) / 10 * (channel % 2 ? -1 : 1);
+  });
+  const blocked = new Float32Array(rows * k);
+  for (let c = 0; c < rows; c++) {
+    for (let i = 0; i < k; i++) {
+      blocked[Math.floor(c / columns) * k * columns + i * columns + (c % columns)] =
+        rowMajor[c * k + i];
+    }
+  }
+  const { bytes, encoding } = encodeWeightFile(blocked, [
+    { at: 0, length: rows * k, dtype: "int8", rows, columns },
+  ]);
+  const decoded = new Float32Array(decodeWeightFile(bytes, encoding).buffer);
+  const expected = roundTrip(rowMajor, "int8", rows);
+  for (let c = 0; c < rows; c++) {
+    for (let i = 0; i < k; i++) {
+      assert.equal(
+        decoded[Math.floor(c / columns) * k * columns + i * columns + (c % columns)],
+        expected[c * k + i],
+      );
+    }
+  }
+  // Every channel's largest magnitude is restored (scale per channel, not per stored row).
+  assert.ok(decoded.some((v) => Math.abs(Math.abs(v) - 2.4) < 1e-6));
+  assert.ok(decoded.some((v) => Math.abs(Math.abs(v) - 0.3) < 1e-6));
+});
+
 Deno.test("a file of the wrong size, and values outside every region, are refused", () => {
   const values = Float32Array.of(1, 2, 3, 4);
   const { bytes, encoding } = encodeWeightFile(values, [
@@ -182,13 +214,24 @@ for (const weightDType of ["f16", "int8"] as const) {
 }
 
 Deno.test({
-  name: "webgpu target, f16 weights on an f32 plan: the stored weights' outputs",
+  name: "webgpu target, f16 and int8 weights on an f32 plan: the stored weights' outputs",
   ignore: !HAS_GPU,
   async fn() {
     const device = await testDevice();
-    for (const inlineWeightLimit of [0, 1 << 20]) {
-      await checkModule(webgpuBackend, { weightDType: "f16", inlineWeightLimit }, { device });
+    for (const weightDType of ["f16", "int8"] as const) {
+      for (const inlineWeightLimit of [0, 1 << 20]) {
+        const result = await checkModule(webgpuBackend, { weightDType, inlineWeightLimit }, {
+          device,
+        });
+        const report = result.weights!;
+        assert.deepEqual(report.dtypes, weightDType === "int8" ? ["int8", "f32"] : ["f16"]);
+        assert.ok(report.bytes < report.f32Bytes / (weightDType === "int8" ? 2.5 : 1.9));
+      }
     }
+    await assert.rejects(
+      () => webgpuBackend.emit(sampleGraph(), { quantize: "int8" }),
+      /--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 storage/,
+    );
     await assert.rejects(
       () => webgpuBackend.emit(sampleGraph(), { f16: true, weightDType: "f32" }),
       /--f16 stores weights as f16; --weight-dtype f32 contradicts it/,

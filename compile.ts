@@ -4,6 +4,7 @@
  */
 import { parseCliArgs } from "./cli/args.ts";
 import { runCompile } from "./cli/main.ts";
+import { terminalStatus } from "./cli/progress.ts";
 import { printable } from "./cli/report.ts";
 import { RefoldError } from "./ir/mod.ts";
 
@@ -12,11 +13,16 @@ const EXIT_INPUT_ERROR = 1;
 /** Exit status for bugs in refold itself. */
 const EXIT_INTERNAL_ERROR = 70;
 
-async function main(argv: readonly string[]): Promise<number> {
+/** Runs the CLI on `argv`; resolves to the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
   try {
     await runCompile(parseCliArgs(argv), {
       out: (text) => console.log(text),
       err: (text) => console.error(text),
+      // Progress only on a terminal: piped or redirected output holds the final report alone.
+      status: Deno.stdout.isTerminal()
+        ? terminalStatus((bytes) => Deno.stdout.writeSync(bytes))
+        : undefined,
     });
     return 0;
   } catch (error) {

@@ -8,29 +8,53 @@
  * const { files } = await compileFile("model.json", { target: "wasm" });
  * ```
  *
+ * From a PyTorch checkpoint (torch.save .pth, safetensors), no Python needed:
+ *
+ * ```ts
+ * import { buildArch, compileGraph, loadCheckpoint } from "./mod.ts";
+ * const checkpoint = await loadCheckpoint(await Deno.readFile("RepMLPNet-T224.pth"));
+ * const { graph } = await buildArch("RepMLPNet-T224", { batch: 1, weights: checkpoint });
+ * const { files } = await compileGraph(graph, { target: "wasm" });
+ * ```
+ *
  * The pieces are exported too: the IR (builder, text form, interpreter), the
- * pass pipeline, the model formats and the backends.
+ * pass pipeline, the model formats, the checkpoint readers, the architecture
+ * registry and the backends.
  * @module
  */
 import { BACKENDS, type EmitResult } from "./backends/mod.ts";
-import { type PassReport, type PipelineOptions, runPipeline } from "./compiler/mod.ts";
-import { loadModelFile } from "./formats/mod.ts";
+import { buildArch } from "./arch/mod.ts";
+import { type PassReport, PIPELINE, type PipelineOptions, runPipeline } from "./compiler/mod.ts";
+import { loadModelFile, openCheckpoint } from "./formats/mod.ts";
 import { type Graph, verifyGraph, type WeightDType } from "./ir/mod.ts";
 
 export * from "./ir/mod.ts";
 export { PIPELINE, runPipeline } from "./compiler/mod.ts";
 export type { Pass, PassContext, PassReport, PipelineOptions } from "./compiler/mod.ts";
 export {
+  type Checkpoint,
+  type CheckpointTensor,
   exportOnnx,
   importOnnx,
+  loadCheckpoint,
   loadModel,
   loadModelFile,
   loadOnnx,
+  openCheckpoint,
   parseModel,
   readSafetensors,
   writeModel,
   writeSafetensors,
 } from "./formats/mod.ts";
+export {
+  type ArchBuild,
+  type ArchDefinition,
+  ARCHITECTURES,
+  type ArchLayout,
+  buildArch,
+  type BuildArchOptions,
+  findArch,
+} from "./arch/mod.ts";
 export { BACKENDS } from "./backends/mod.ts";
 export type {
   Backend,
@@ -52,6 +76,12 @@ export interface CompileOptions extends PipelineOptions {
   readonly weightDType?: WeightDType;
   /** "int8": compute large linear and conv2d layers in int8 (onnx). */
   readonly quantize?: "int8";
+  /**
+   * compileFile: the file is a checkpoint (.pth, .safetensors, a shard folder) of this
+   * registered architecture (see docs/checkpoints.md); passes its layout has nothing for
+   * are skipped unless `passes` is given.
+   */
+  readonly arch?: string;
 }
 
 /** The deployed graph, what each pass did, and the target's files. */
@@ -78,10 +108,25 @@ export async function compileGraph(
   return { ...emitted, training, deployed: graph, reports };
 }
 
-/** Loads model.json or .onnx from `path`, then compiles it like compileGraph. */
+/**
+ * Loads model.json or .onnx from `path` (or, with `arch`, a checkpoint of that
+ * architecture), then compiles it like compileGraph.
+ */
 export async function compileFile(
   path: string,
   options: CompileOptions = {},
 ): Promise<CompileResult> {
-  return await compileGraph(await loadModelFile(path, { batch: options.batch }), options);
+  if (!options.arch) {
+    return await compileGraph(await loadModelFile(path, { batch: options.batch }), options);
+  }
+  const checkpoint = await openCheckpoint(path);
+  let built;
+  try {
+    built = await buildArch(options.arch, { batch: options.batch, weights: checkpoint });
+  } finally {
+    checkpoint.close();
+  }
+  const passes = options.passes ??
+    PIPELINE.map((pass) => pass.name).filter((name) => !built.skipPasses.includes(name));
+  return await compileGraph(built.graph, { ...options, passes });
 }

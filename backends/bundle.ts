@@ -3,7 +3,8 @@
  * self-contained ES module with esbuild, so model.js needs no runtime library.
  * Every target bundles here; they differ only in their entry and banner.
  */
-import * as esbuild from "esbuild";
+// deno-lint-ignore no-import-prefix -- versioned here so that refold runs outside its checkout (docs/cli.md)
+import * as esbuild from "npm:esbuild@0.28.2";
 import { fileURLToPath } from "node:url";
 import { RefoldError } from "../ir/mod.ts";
 
@@ -36,8 +37,8 @@ export async function bundleModule(
       minify: options.minify ?? false,
       legalComments: "none",
       ...(options.banner === undefined ? {} : { banner: { js: options.banner } }),
-      // runtime/files.ts imports node:fs dynamically, only when model.js runs under Node.
-      external: ["node:*"],
+      // No externals: model.js must bundle for browsers as it is (runtime/files.ts reaches
+      // Node's fs only through runtime checks that no bundler resolves).
       logLevel: "silent",
     });
     return result.outputFiles[0].text;

@@ -93,6 +93,8 @@ export function declarationFile(ports: Ports, options: DeclarationOptions): stri
     "export interface LoadOptions {",
     "  /** weights.bin's bytes, or a URL or path to read it from; default: next to model.js. */",
     "  readonly weights?: string | URL | ArrayBuffer | Uint8Array;",
+    "  /** Called with bytes read so far as the weights arrive; the last call has loaded === total. */",
+    "  readonly onProgress?: (progress: { loaded: number; total: number }) => void;",
     ...lines(options.loadOptions ?? [], "  "),
     "}",
     "",

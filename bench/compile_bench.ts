@@ -9,9 +9,13 @@
  * once, the least any compiler that writes new weights must do. The ratio
  * says how many passes over the weights the pipeline costs.
  *
+ * Then the same B224 weights from files: the official .pth against its ONNX
+ * export (bench/checkpoint_compile.ts; needs python3-torch once to write them).
+ *
  *   deno run -A bench/compile_bench.ts [--quick] [example ...]
- *   (default: repmlpnet-b224 and resnet50; --quick: repmlpnet-b224 only)
+ *   (default: repmlpnet-b224 and resnet50, then .pth vs ONNX; --quick: repmlpnet-b224 only)
  */
+import { compareCheckpointPaths, measurePath } from "./checkpoint_compile.ts";
 import { runPipeline } from "../compiler/mod.ts";
 import { EXAMPLES } from "../examples/mod.ts";
 import { type Graph, summarize, topoOrder } from "../ir/mod.ts";
@@ -115,6 +119,9 @@ function report(m: CompileMeasurement): { line: string; ok: boolean } {
 if (import.meta.main) {
   if (Deno.args[0] === "--child") {
     console.log(JSON.stringify(measureCompile(Deno.args[1])));
+  } else if (Deno.args[0] === "--child-pth" || Deno.args[0] === "--child-onnx") {
+    const path = Deno.args[0] === "--child-pth" ? "pth" : "onnx";
+    console.log(JSON.stringify(await measurePath(path, Deno.args[1])));
   } else {
     // bench/mod.ts passes its flags on; --quick keeps the headline model only.
     const named = Deno.args.filter((arg) => !arg.startsWith("--"));
@@ -129,6 +136,10 @@ if (import.meta.main) {
       const { line, ok } = report(await measureInSubprocess(model));
       console.log(line);
       failed ||= !ok;
+    }
+    if (!quick && named.length === 0) {
+      console.log("RepMLPNet-B224 from files, to the deployed graph:");
+      failed ||= !(await compareCheckpointPaths());
     }
     if (failed) Deno.exit(1);
   }

@@ -8,7 +8,9 @@
  *       rows per image) and stage 3 (4 groups of 1568x1568, 4 rows per
  *       image), RepMLPNet-T224 stage 1 (3136x3136, 64 rows); batch 1 and 8;
  *   (b) a deployed RepMLP v1 block, C=O=128, H=W=14, h=w=7, g=4, batch 1;
- *   (c) RepMLP-Res50-Light-224 and RepMLPNet-T224, whole, batch 1.
+ *   (c) RepMLP-Res50-Light-224 and RepMLPNet-T224, whole, batch 1;
+ *   (d) RepVGG-A0 and MobileOne-S0 (one conv per block once deployed), 224x224,
+ *       batch 1: refold's conv kernels against ORT's and XNNPACK's (tfjs).
  * Also measured: the single-thread wasm peak (refold's 6x8 relaxed-simd
  * microkernel in L1) and streaming bandwidth; "x roof" is latency over the
  * roofline (bench/peers/roofline.ts), "plain" the plain-SIMD module.
@@ -27,7 +29,7 @@ import { VARIANTS } from "../backends/wasm/kernels/microkernel.ts";
 import { createModel } from "../backends/wasm/runtime/model_runtime.ts";
 import { compareArrays } from "../tests/_assert.ts";
 import { fcGraph } from "../tests/wasm/_deployed.ts";
-import { exampleGraph, v1BlockGraph } from "./cases.ts";
+import { convNetGraph, exampleGraph, v1BlockGraph } from "./cases.ts";
 import { ortRunner } from "./peers/ort.ts";
 import { type Ceilings, measureBandwidth, measurePeak, roofline } from "./peers/roofline.ts";
 import { tfjsRunner } from "./peers/tfjs.ts";
@@ -42,7 +44,7 @@ const ONLY = Deno.args.find((arg) => arg.startsWith("--only="))?.slice(7);
 
 interface Case {
   readonly name: string;
-  readonly group: "a" | "b" | "c";
+  readonly group: "a" | "b" | "c" | "d";
   graph(): Graph;
 }
 
@@ -69,6 +71,8 @@ const CASES: Case[] = [
   { name: "v1 block C128 14x14", group: "b", graph: v1BlockGraph },
   { name: "Res50-Light-224", group: "c", graph: () => exampleGraph("repmlp-resnet50-light-224") },
   { name: "RepMLPNet-T224", group: "c", graph: () => exampleGraph("repmlpnet-t224") },
+  { name: "RepVGG-A0", group: "d", graph: () => convNetGraph("RepVGG-A0") },
+  { name: "MobileOne-S0", group: "d", graph: () => convNetGraph("MobileOne-S0") },
 ];
 
 async function refoldRunner(
@@ -131,7 +135,7 @@ async function main() {
     for (const runner of runners.slice(1)) {
       diff = Math.max(diff, compareArrays(await runner.output(), reference).relative);
     }
-    const big = item.group === "c";
+    const big = item.group === "c" || item.group === "d";
     const [ours, plain, ort, tfjs, two = NaN] = await timeInterleaved(runners, {
       warmup: QUICK ? 2 : 3,
       rounds: QUICK ? 5 : big ? 9 : 15,

@@ -3,6 +3,7 @@
  * checked into a typed record. Every bad flag is a one-line RefoldError.
  */
 import { parseArgs } from "node:util";
+import { findArch } from "../arch/mod.ts";
 import { PIPELINE } from "../compiler/mod.ts";
 import { RefoldError, WEIGHT_DTYPES, type WeightDType } from "../ir/mod.ts";
 
@@ -15,9 +16,12 @@ export type Target = typeof TARGETS[number];
 /** The parsed command line. */
 export interface CliOptions {
   readonly model: string;
+  /** --arch NAME: the model is a checkpoint of this architecture ("list": print them). */
+  readonly arch?: string;
   readonly target: Target;
   readonly out: string;
-  readonly batch: number;
+  /** Absent: the model's own batch (model.json's "N" and a symbolic ONNX batch are 1). */
+  readonly batch?: number;
   readonly emitIr: boolean;
   readonly dumpAfter: readonly string[] | "all";
   readonly explain: boolean;
@@ -32,22 +36,31 @@ export interface CliOptions {
   readonly quantizeSkip?: readonly string[];
   readonly quantizeMinMacs?: number;
   readonly quantizeFirst?: boolean;
+  /** --report FILE: the compile report as HTML. */
+  readonly report?: string;
+  /** --input-shape NAME=D,D,...: static shapes for ONNX inputs with symbolic dimensions. */
+  readonly inputShapes: Readonly<Record<string, readonly number[]>>;
   readonly help: boolean;
 }
 
 /** The usage text printed by --help. */
 export const USAGE = `usage: deno run -A compile.ts MODEL.json|MODEL.onnx [options]
+       deno run -A compile.ts CHECKPOINT --arch NAME [options]
+       deno run -A compile.ts --arch list
 
 Compiles a training-time model into its deployed graph and writes an ES module.
 
+  --arch NAME|list              CHECKPOINT (.pth, .pt, .safetensors, a folder of shards)
+                                holds the weights of architecture NAME; list prints them
   --target js|wasm|webgpu|onnx  what to write (default: js)
   --out DIR                     output directory (default: out)
-  --batch N                     batch size baked into the static shapes (default: 1)
+  --batch N                     batch size baked into the static shapes (default: the
+                                model's own; 1 where it is symbolic)
   --emit-ir                     also write DIR/model.ir, the deployed graph as IR text
   --dump-after PASS|all         print the IR text after a pass (repeatable)
   --explain                     say why passes did not fire where they might have
   --verify                      check every pass numerically with the float64 interpreter
-  --tolerance X                 relative error allowed by --verify (default: 1e-5)
+  --tolerance X                 relative error allowed by --verify (default: 1e-6)
   --passes a,b,c|none           run only these passes (default: the whole pipeline)
   --f16                         store weights and activations as f16 (webgpu)
   --weight-dtype f32|f16|int8   how weights are stored (default: f32); widened at load
@@ -55,9 +68,11 @@ Compiles a training-time model into its deployed graph and writes an ES module.
   --quantize-skip a,b           wasm: these weights' layers stay f32
   --quantize-min-macs N         wasm: layers under N multiply-adds stay f32 (default 65536)
   --quantize-first              wasm: quantize layers reading a graph input too
+  --input-shape NAME=1,3,256,256  static shape of an ONNX input (repeatable)
+  --report FILE                 also write the compile report as HTML (graphs, passes, sizes)
   --help                        this text
 
-See docs/cli.md.`;
+See docs/cli.md and docs/checkpoints.md.`;
 
 /** Parses argv; throws RefoldError with a one-line message on bad usage. */
 export function parseCliArgs(argv: readonly string[]): CliOptions {
@@ -68,9 +83,10 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
       allowPositionals: true,
       strict: true,
       options: {
+        arch: { type: "string" },
         target: { type: "string", default: "js" },
         out: { type: "string", default: "out" },
-        batch: { type: "string", default: "1" },
+        batch: { type: "string" },
         "emit-ir": { type: "boolean", default: false },
         "dump-after": { type: "string", multiple: true, default: [] },
         explain: { type: "boolean", default: false },
@@ -83,6 +99,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         "quantize-skip": { type: "string" },
         "quantize-min-macs": { type: "string" },
         "quantize-first": { type: "boolean", default: false },
+        report: { type: "string" },
+        "input-shape": { type: "string", multiple: true, default: [] },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -94,17 +112,20 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   }
   const { values, positionals } = parsed;
   if (values.help) return { help: true } as CliOptions;
+  if (values.arch === "list") return { arch: "list", help: false } as CliOptions;
+  if (values.arch !== undefined) {
+    findArch(values.arch);
+    if (positionals.length !== 1) {
+      throw new RefoldError(`--arch ${values.arch} needs exactly one checkpoint file or folder`);
+    }
+  }
   if (positionals.length !== 1) {
     throw new RefoldError("expected exactly one model file (model.json or model.onnx); see --help");
   }
   if (!(TARGETS as readonly string[]).includes(values.target)) {
     throw new RefoldError(`unknown --target "${values.target}"; use one of ${TARGETS.join(", ")}`);
   }
-  // Number() would take "0x10", " 2 " and "1e3"; a batch size is written in decimal.
-  const batch = /^[0-9]+$/.test(values.batch) ? Number(values.batch) : NaN;
-  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 65536) {
-    throw new RefoldError(`--batch must be an integer from 1 to 65536, got "${values.batch}"`);
-  }
+  const batch = values.batch === undefined ? undefined : parseBatch(values.batch);
   const tolerance = values.tolerance === undefined ? undefined : Number(values.tolerance);
   if (tolerance !== undefined) {
     if (!(tolerance > 0 && Number.isFinite(tolerance))) {
@@ -117,7 +138,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     throw new RefoldError(`--f16 applies to --target webgpu only, not ${values.target}`);
   }
   const target = values.target as Target;
-  const weightDType = parseWeightDType(values["weight-dtype"], target, values.f16);
+  const weightDType = parseWeightDType(values["weight-dtype"], values.f16);
   const quantize = parseQuantize(values.quantize, target);
   const rule = parseQuantizeRule(values, target, quantize);
   const passes = parsePasses(values.passes);
@@ -130,6 +151,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   }
   return {
     model: positionals[0],
+    arch: values.arch,
     target,
     out: values.out,
     batch,
@@ -143,16 +165,14 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     weightDType,
     quantize,
     ...rule,
+    report: checkReportPath(values.report),
+    inputShapes: parseInputShapes(values["input-shape"]),
     help: false,
   };
 }
 
 /** --weight-dtype: every target stores f32, f16 and int8; --f16 allows f16 only. */
-function parseWeightDType(
-  value: string | undefined,
-  target: Target,
-  f16: boolean,
-): WeightDType | undefined {
+function parseWeightDType(value: string | undefined, f16: boolean): WeightDType | undefined {
   if (value === undefined) return undefined;
   if (!(WEIGHT_DTYPES as readonly string[]).includes(value)) {
     throw new RefoldError(
@@ -218,6 +238,44 @@ function parseQuantizeRule(
   }
   if (values["quantize-first"]) rule.quantizeFirst = true;
   return rule;
+}
+
+/** --batch N: Number() would take "0x10", " 2 " and "1e3"; a batch size is written in decimal. */
+function parseBatch(text: string): number {
+  const batch = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 65536) {
+    throw new RefoldError(`--batch must be an integer from 1 to 65536, got "${text}"`);
+  }
+  return batch;
+}
+
+function checkReportPath(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  if (path === "" || path.endsWith("/")) {
+    throw new RefoldError(`--report must name a file, got "${path}"`);
+  }
+  return path;
+}
+
+/** `--input-shape x=1,3,256,256` (repeatable), each input once, every dimension >= 1. */
+function parseInputShapes(values: readonly string[]): Record<string, number[]> {
+  const shapes: Record<string, number[]> = {};
+  for (const value of values) {
+    const at = value.lastIndexOf("=");
+    const name = value.slice(0, at), dims = value.slice(at + 1).split(",");
+    if (at <= 0 || dims.some((dim) => !/^[0-9]+$/.test(dim.trim()))) {
+      throw new RefoldError(
+        `--input-shape takes NAME=D,D,... with decimal dimensions, e.g. x=1,3,256,256; got "${value}"`,
+      );
+    }
+    const shape = dims.map((dim) => Number(dim.trim()));
+    if (shape.some((dim) => dim < 1 || dim > 2 ** 30)) {
+      throw new RefoldError(`--input-shape ${name}: every dimension must be from 1 to 2^30`);
+    }
+    if (Object.hasOwn(shapes, name)) throw new RefoldError(`--input-shape ${name} given twice`);
+    shapes[name] = shape;
+  }
+  return shapes;
 }
 
 /** The names a pipeline pass answers to, in pipeline order, each once. */

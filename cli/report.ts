@@ -48,7 +48,7 @@ export function formatPassReports(reports: readonly PassReport[]): string {
       ? ""
       : `  max abs ${report.maxAbsError!.toExponential(2)}  max rel ${
         report.maxRelError.toExponential(2)
-      }`;
+      }  since training ${report.totalRelError!.toExponential(2)}`;
     const status = report.changed ? "changed" : "unchanged";
     return `  ${report.pass.padEnd(22)} ${status.padEnd(9)} ${
       report.ms.toFixed(0).padStart(6)
@@ -80,3 +80,10 @@ export function printable(text: string): string {
 
 /** Human-readable byte counts for file listings. */
 export { bytes as formatBytes };
+
+/** Bytes of an emitted file's contents. */
+export function byteLength(contents: string | Uint8Array): number {
+  return typeof contents === "string"
+    ? new TextEncoder().encode(contents).byteLength
+    : contents.byteLength;
+}

@@ -2,25 +2,24 @@
  * The pass pipeline: a readable list of named passes, and the driver that
  * runs them with the developer tools --dump-after, --explain and --verify.
  *
- * The order is the algebra's: fold the BatchNorms of the branches into their
- * convs, merge the branches, inject the merged conv into the FC, compact the
- * FCs, then fold the BatchNorms in front, which only now see linear layers.
+ * The order is the algebra's: fold the BatchNorms (and per-channel scales) of
+ * the branches into their convs, compose convs chained without a
+ * nonlinearity, merge the branches of each sum, inject the merged conv into
+ * the FC, compact the FCs, then fold the BatchNorms after merged sums and in
+ * front of FCs, which only now see linear layers.
  */
 import {
   formatNode,
   type Graph,
-  hashString,
-  interpret,
   type Node,
   printGraph,
   RefoldError,
-  sizeOf,
   topoOrder,
-  uniform,
-  verifyGraph,
 } from "../ir/mod.ts";
 import type { Pass, PassContext } from "./pass.ts";
+import { Verifier } from "./verify.ts";
 import { canonicalize } from "./passes/canonicalize.ts";
+import { composeConvs } from "./passes/compose_convs.ts";
 import { convIntoFc } from "./passes/conv_into_fc.ts";
 import { foldBatchnorm } from "./passes/fold_batchnorm.ts";
 import { groupFc } from "./passes/group_fc.ts";
@@ -30,12 +29,13 @@ import { graphChanged } from "./passes/_rewrite.ts";
 
 /** The passes in the order they run; a pass may run more than once. */
 export const PIPELINE: readonly Pass[] = [
-  canonicalize, // 1x1 convs on (N,K,1,1) become FCs, views merge
-  foldBatchnorm, // branch BNs into their convs, fc3_bn into fc3
-  mergeParallelConvs, // the local perceptron's kernels into one conv
-  convIntoFc, // that conv into fc3
+  canonicalize, // 1x1 convs on (N,K,1,1) become FCs, views merge, constants fold
+  foldBatchnorm, // branch BNs and scales into their convs, fc3_bn into fc3
+  composeConvs, // DBB's 1x1 -> kxk chains into one conv
+  mergeParallelConvs, // each sum's branches on one tensor into one conv
+  convIntoFc, // the local perceptron's conv into fc3
   groupFc, // parallel FCs merged, FCs compacted to their finest groups
-  foldBatchnorm, // BNs in front, now that what follows them is linear
+  foldBatchnorm, // BNs after merged sums, and BNs in front of what is now linear
   lowerBatchnorm, // what is left: per-channel mul + add
   canonicalize, // tidy the views the rewrites left behind
 ];
@@ -55,20 +55,41 @@ export interface PipelineOptions {
   /**
    * Run the float64 interpreter on seeded random inputs before and after every
    * pass, and fail when an output moves by more than `tolerance` (relative to
-   * its largest magnitude; default 1e-5). Also runs verifyGraph after each pass.
+   * its largest magnitude; by default the larger of DEFAULT_VERIFY_TOLERANCE and
+   * NOISE_FACTOR times the model's float32 noise floor, see compiler/verify.ts)
+   * from the previous pass's or from the input graph's. Also runs verifyGraph
+   * after each pass.
    */
   verify?: boolean | { tolerance?: number; seed?: number };
+  /** Told before each pass runs and before its output is verified (for progress displays). */
+  onProgress?: (step: PipelineStep) => void;
 }
+
+/**
+ * What the pipeline is about to do: run pass `index` of `count`, verify its
+ * output, or (stage "reference", before the first pass under verify) compute
+ * the training graph's outputs that every pass is checked against.
+ */
+export interface PipelineStep {
+  readonly pass: string;
+  readonly index: number;
+  readonly count: number;
+  readonly stage: "reference" | "run" | "verify";
+}
+
+export { DEFAULT_VERIFY_TOLERANCE, NOISE_FACTOR } from "./verify.ts";
 
 /** What one pass did. */
 export interface PassReport {
   pass: string;
   changed: boolean;
   ms: number;
-  /** Under verify: the largest absolute change of any output value. */
+  /** Under verify: the largest absolute change of any output value from the previous pass. */
   maxAbsError?: number;
   /** Under verify: maxAbsError over the largest output magnitude. */
   maxRelError?: number;
+  /** Under verify: the relative change from the input graph's outputs, all passes so far. */
+  totalRelError?: number;
 }
 
 /** The passes that `names` selects, checked. */
@@ -80,18 +101,6 @@ function selectPasses(names: readonly string[] | undefined): readonly Pass[] {
     }
   }
   return names ? PIPELINE.filter((pass) => names.includes(pass.name)) : PIPELINE;
-}
-
-/** Seeded inputs in [-1, 1), one stream per input name. */
-function seededFeeds(graph: Graph, seed: number): Record<string, Float32Array> {
-  const feeds: Record<string, Float32Array> = {};
-  for (const input of graph.inputs) {
-    feeds[input.attrs.name] = uniform(
-      sizeOf(input.type.shape),
-      (seed ^ hashString(input.attrs.name)) >>> 0,
-    );
-  }
-  return feeds;
 }
 
 /** Buffers a pass may update in place: made by this run, held by one weight of `graph`. */
@@ -134,26 +143,6 @@ function makeContext(
   return { explain, describe, reusable };
 }
 
-/** The largest change between two sets of outputs, absolute and relative to `before`'s magnitude. */
-function compareOutputs(
-  before: Record<string, Float64Array>,
-  after: Record<string, Float64Array>,
-): { abs: number; rel: number; output: string } {
-  let worst = { abs: 0, rel: 0, output: "" };
-  for (const [name, expected] of Object.entries(before)) {
-    const actual = after[name];
-    let abs = 0, scale = 0;
-    for (let i = 0; i < expected.length; i++) {
-      const diff = Math.abs(actual[i] - expected[i]);
-      abs = diff > abs || Number.isNaN(diff) ? (Number.isNaN(diff) ? Infinity : diff) : abs;
-      scale = Math.max(scale, Math.abs(expected[i]));
-    }
-    const rel = scale === 0 ? abs : abs / scale;
-    if (rel >= worst.rel) worst = { abs, rel, output: name };
-  }
-  return worst;
-}
-
 /** Runs the pipeline (or the selected passes) on `graph`; the input graph is left untouched. */
 export function runPipeline(
   graph: Graph,
@@ -174,9 +163,10 @@ export function runPasses(
   const dumps = options.dumpAfter ?? [];
   if (dumps !== "all") selectPasses(dumps);
   const verify = options.verify === true ? {} : options.verify || undefined;
-  const tolerance = verify?.tolerance ?? 1e-5;
-  const feeds = verify ? seededFeeds(graph, verify.seed ?? 0) : {};
-  let expected = verify ? interpret(graph, feeds) : {};
+  const progress = (index: number, stage: PipelineStep["stage"]) =>
+    options.onProgress?.({ pass: passes[index].name, index, count: passes.length, stage });
+  if (verify && passes.length > 0) progress(0, "reference");
+  const verifier = verify ? new Verifier(graph, verify) : undefined;
   const reports: PassReport[] = [];
   // The caller's weights are never updated in place; later passes may update what earlier ones made.
   const inputBuffers = new Set<ArrayBufferLike>();
@@ -184,7 +174,8 @@ export function runPasses(
     if (node.op === "weight") inputBuffers.add(node.data!.buffer);
   }
   let current = graph;
-  for (const pass of passes) {
+  for (const [index, pass] of passes.entries()) {
+    progress(index, "run");
     const start = performance.now();
     let next: Graph;
     try {
@@ -200,19 +191,9 @@ export function runPasses(
       changed: graphChanged(current, next),
       ms: performance.now() - start,
     };
-    if (verify) {
-      verifyGraph(next, `after pass ${pass.name}`);
-      const outputs = report.changed ? interpret(next, feeds) : expected;
-      const { abs, rel, output } = compareOutputs(expected, outputs);
-      report.maxAbsError = abs;
-      report.maxRelError = rel;
-      if (!(rel <= tolerance)) {
-        throw new RefoldError(
-          `--verify: pass ${pass.name} changed output "${output}" by ${abs.toExponential(2)} ` +
-            `(relative ${rel.toExponential(2)}), above the tolerance ${tolerance}`,
-        );
-      }
-      expected = outputs;
+    if (verifier) {
+      progress(index, "verify");
+      verifier.check(pass, next, report);
     }
     reports.push(report);
     if (options.onDump && (dumps === "all" || dumps.includes(pass.name))) {

@@ -10,11 +10,23 @@ import type { Params } from "./_weights.ts";
 export interface ConvBnNames {
   readonly conv: string;
   readonly bn: string;
+  /** Deploy form: the BN is folded away and the conv has this bias instead. */
+  readonly fusedBias?: string;
 }
 
 /** The names of `nn.Sequential(conv=..., bn=...)` under `prefix`: `prefix.conv.weight`, `prefix.bn.*`. */
 export function sequentialNames(prefix: string): ConvBnNames {
   return { conv: `${prefix}.conv.weight`, bn: `${prefix}.bn` };
+}
+
+/**
+ * The names of the official RepMLP `ConvBN` module under `prefix`: as
+ * `sequentialNames` when training; after `switch_to_deploy` (`p.deploy`) a conv
+ * with bias, `prefix.conv.{weight,bias}`, and no BN.
+ */
+export function convBnModuleNames(p: Params, prefix: string): ConvBnNames {
+  const names = sequentialNames(prefix);
+  return p.deploy ? { ...names, fusedBias: `${prefix}.conv.bias` } : names;
 }
 
 /** A conv's geometry. */
@@ -29,20 +41,22 @@ export interface ConvSpec {
 const pair = (v: number | readonly [number, number]): [number, number] =>
   typeof v === "number" ? [v, v] : [v[0], v[1]];
 
-/** Conv2d(bias=False) then BatchNorm2d. */
+/** Conv2d(bias=False) then BatchNorm2d; in deploy form (`names.fusedBias`) a conv with bias. */
 export function convBn(p: Params, x: Node, names: ConvBnNames, spec: ConvSpec): Node {
   const groups = spec.groups ?? 1;
   const [kh, kw] = pair(spec.kernel);
+  const fanIn = (x.type.shape[1] / groups) * kh * kw;
   const kernel = p.kernel(names.conv, [spec.out, x.type.shape[1] / groups, kh, kw]);
-  const conv = p.builder.conv2d(x, kernel, undefined, {
+  const bias = names.fusedBias ? p.bias(names.fusedBias, spec.out, fanIn) : undefined;
+  const conv = p.builder.conv2d(x, kernel, bias, {
     stride: pair(spec.stride ?? 1),
     padding: spec.padding ?? 0,
     groups,
   });
-  return p.batchnorm(conv, names.bn);
+  return names.fusedBias ? conv : p.batchnorm(conv, names.bn);
 }
 
-/** Conv2d(bias=False), BatchNorm2d, ReLU. */
+/** Conv2d(bias=False), BatchNorm2d, ReLU (or its deploy form, see `ConvBnNames.fusedBias`). */
 export function convBnRelu(p: Params, x: Node, names: ConvBnNames, spec: ConvSpec): Node {
   return p.builder.relu(convBn(p, x, names, spec));
 }

@@ -22,7 +22,8 @@ import { GraphBuilder, hashString, type Node, RefoldError, sizeOf, uniform } fro
 
 /**
  * Values of a named weight, e.g. read from a PyTorch state_dict by key.
- * Returning undefined falls back to the seeded value.
+ * Returning undefined is an error unless the builder was asked for
+ * `fallback: "seeded"`.
  */
 export type WeightSource = (name: string, shape: readonly number[]) => Float32Array | undefined;
 
@@ -32,8 +33,22 @@ export interface BuildOptions {
   batch?: number;
   /** Seed of the generated weights (default 0). */
   seed?: number;
-  /** Real values by checkpoint key; keys it does not know get seeded values. */
+  /**
+   * Real values by checkpoint key. Without it every weight is seeded; with it,
+   * a key it does not supply is an error (see `fallback`).
+   */
   weights?: WeightSource;
+  /**
+   * Tests only: `"seeded"` fills the keys that `weights` does not supply with
+   * seeded values instead of failing. Never used on a checkpoint's path.
+   */
+  fallback?: "seeded";
+  /**
+   * Build the official inference-time structure (`deploy=True` in the official
+   * code) instead of the training-time one; its keys are the converted
+   * checkpoint's. Families without a deploy form refuse it.
+   */
+  deploy?: boolean;
 }
 
 /** Throws a one-line error naming the model when a config is impossible. */
@@ -56,20 +71,31 @@ export interface ParamsOptions extends BuildOptions {
 /** A graph builder plus the seeded (or supplied) parameters of one model. */
 export class Params {
   readonly builder: GraphBuilder;
+  /** True when building the official deploy-time structure (`BuildOptions.deploy`). */
+  readonly deploy: boolean;
   readonly #seed: number;
   readonly #source?: WeightSource;
+  readonly #seededFallback: boolean;
   readonly #gain: number;
 
   constructor(name: string, options: ParamsOptions = {}) {
     this.builder = new GraphBuilder(name);
+    this.deploy = options.deploy ?? false;
     this.#seed = options.seed ?? 0;
     this.#source = options.weights;
+    this.#seededFallback = options.fallback === "seeded";
     this.#gain = options.kernelGain ?? Math.sqrt(3);
   }
 
-  /** A weight from the source when it has one, else uniform in [low, high) seeded by name. */
+  /**
+   * A weight from the source, or uniform in [low, high) seeded by name when
+   * there is no source (or the source lacks it and the fallback is allowed).
+   */
   tensor(name: string, shape: readonly number[], low: number, high: number): Node<"weight"> {
     const supplied = this.#source?.(name, shape);
+    if (this.#source && !supplied && !this.#seededFallback) {
+      throw new RefoldError(`weight "${name}" [${shape}]: the weight source does not supply it`);
+    }
     if (supplied && supplied.length !== sizeOf(shape)) {
       throw new RefoldError(
         `weight "${name}": supplied ${supplied.length} values, shape [${shape}] needs ${

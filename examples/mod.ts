@@ -58,6 +58,8 @@ export * from "./repmlp_resnet.ts";
 export * from "./repmlpnet_block.ts";
 export * from "./repmlpnet.ts";
 export * from "./resnet.ts";
+export * from "./repvgg.ts";
+export * from "./mobileone.ts";
 
 /** Which builder an example uses (and which PyTorch module it mirrors). */
 export type ExampleFamily =

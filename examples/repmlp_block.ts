@@ -75,7 +75,9 @@ export function repmlpBlock(
   const hp = H / h, wp = W / w;
   let inputs: Node;
   if (hasGlobalPerceptron(config)) {
-    const pooled = p.batchnorm(b.avgpool(x, [h, w]), key(prefix, "avg.bn"));
+    // Deploy form: the official conversion folds avg.bn into fc1.
+    const avg = b.avgpool(x, [h, w]);
+    const pooled = p.deploy ? avg : p.batchnorm(avg, key(prefix, "avg.bn"));
     let v: Node = b.reshape(pooled, [-1, C * hp * wp]);
     const internal = Math.floor((C * hp * wp) / config.fc1Fc2Reduction);
     v = b.relu(linear(p, v, key(prefix, "fc1_fc2.fc1"), internal));
@@ -88,13 +90,18 @@ export function repmlpBlock(
   const partitions = b.transpose(inputs, [0, 2, 4, 1, 3, 5]); // N, hp, wp, C, h, w
 
   const fc3Kernel = p.kernel(key(prefix, "fc3.weight"), [O * h * w, (C * h * w) / g, 1, 1]);
-  let fc3Out: Node = b.conv2d(b.reshape(partitions, [-1, C * h * w, 1, 1]), fc3Kernel, undefined, {
+  // Deploy form: fc3 has a bias, and neither fc3_bn nor the conv branches exist.
+  const fc3Bias = p.deploy
+    ? p.bias(key(prefix, "fc3.bias"), O * h * w, (C * h * w) / g)
+    : undefined;
+  let fc3Out: Node = b.conv2d(b.reshape(partitions, [-1, C * h * w, 1, 1]), fc3Kernel, fc3Bias, {
     groups: g,
   });
-  fc3Out = p.batchnorm(b.reshape(fc3Out, [-1, O * h * w]), key(prefix, "fc3_bn"));
+  fc3Out = b.reshape(fc3Out, [-1, O * h * w]);
+  if (!p.deploy) fc3Out = p.batchnorm(fc3Out, key(prefix, "fc3_bn"));
   fc3Out = b.reshape(fc3Out, [-1, hp, wp, O, h, w]);
 
-  if (config.reparamConvK.length > 0) {
+  if (config.reparamConvK.length > 0 && !p.deploy) {
     const convInputs = b.reshape(partitions, [-1, C, h, w]);
     let convOut: Node | undefined;
     for (const k of config.reparamConvK) {
@@ -110,7 +117,10 @@ export function repmlpBlock(
   return b.reshape(unpartitioned, [-1, O, H, W]);
 }
 
-/** The training-time graph of one block: input "x" (N, C, H, W), output "y" (N, O, H, W). */
+/**
+ * The training-time graph of one block (with `deploy`, the official converted
+ * block): input "x" (N, C, H, W), output "y" (N, O, H, W).
+ */
 export function buildRepmlpBlock(config: RepmlpBlockConfig, options: BuildOptions = {}): Graph {
   checkRepmlpBlockConfig(config);
   const p = new Params("repmlp_block", options);

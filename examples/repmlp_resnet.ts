@@ -9,7 +9,7 @@
  * tests can build narrow networks with the same structure.
  */
 import type { Graph } from "../ir/mod.ts";
-import { linear, sequentialNames } from "./_layers.ts";
+import { convBnModuleNames, linear } from "./_layers.ts";
 import { batchOf, type BuildOptions, Params, requireConfig } from "./_weights.ts";
 import {
   repmlpResnetBlock,
@@ -148,27 +148,30 @@ export function planRepmlpResnet(config: RepmlpResnetConfig): PlannedBlock[] {
   return plan;
 }
 
-/** The official keys of a `BaseBlock` under `prefix`. */
-export function baseBlockNames(prefix: string): BottleneckNames {
+/** The official keys of a `BaseBlock` under `prefix` (deploy form when `p.deploy`). */
+export function baseBlockNames(p: Params, prefix: string): BottleneckNames {
   return {
-    conv1: sequentialNames(`${prefix}.conv1`),
-    conv2: sequentialNames(`${prefix}.conv2`),
-    conv3: sequentialNames(`${prefix}.conv3`),
-    shortcut: sequentialNames(`${prefix}.shortcut`),
+    conv1: convBnModuleNames(p, `${prefix}.conv1`),
+    conv2: convBnModuleNames(p, `${prefix}.conv2`),
+    conv3: convBnModuleNames(p, `${prefix}.conv3`),
+    shortcut: convBnModuleNames(p, `${prefix}.shortcut`),
   };
 }
 
-/** Training-time graph: input "x" (N, 3, imgH, imgW), output "logits" (N, classes). */
+/**
+ * Training-time graph (or, with `deploy`, the official converted structure):
+ * input "x" (N, 3, imgH, imgW), output "logits" (N, classes).
+ */
 export function buildRepmlpResnet(config: RepmlpResnetConfig, options: BuildOptions = {}): Graph {
   const plan = planRepmlpResnet(config);
   const p = new Params(`repmlp_resnet_${config.blockType}`, options);
   const b = p.builder;
   const batch = batchOf(options, "repmlp-resnet");
   const x = b.input("x", [batch, 3, config.imgH, config.imgW]);
-  let y = resnetStem(p, x, sequentialNames("stage0.0"), config.stemChannels);
+  let y = resnetStem(p, x, convBnModuleNames(p, "stage0.0"), config.stemChannels);
   for (const block of plan) {
     if (block.kind === "base") {
-      y = bottleneckBlock(p, y, baseBlockNames(block.prefix), block.spec);
+      y = bottleneckBlock(p, y, baseBlockNames(p, block.prefix), block.spec);
       continue;
     }
     const [, , height, width] = y.type.shape;

@@ -10,7 +10,7 @@
  * The shortcut is the identity when in == out, else `shortcut` (1x1 conv+BN).
  */
 import type { Graph, Node } from "../ir/mod.ts";
-import { convBn, convBnRelu, sequentialNames } from "./_layers.ts";
+import { convBn, convBnModuleNames, convBnRelu } from "./_layers.ts";
 import { batchOf, type BuildOptions, Params, requireConfig } from "./_weights.ts";
 import {
   repmlpBlock,
@@ -79,7 +79,7 @@ export function repmlpResnetBlock(
   config: RepmlpResnetBlockConfig,
 ): Node {
   const b = p.builder;
-  const names = (name: string) => sequentialNames(join(prefix, name));
+  const names = (name: string) => convBnModuleNames(p, join(prefix, name));
   const { midChannels: mid, outChannels: out } = config;
   const inner = innerConfig(type, config);
   let y: Node;

@@ -54,6 +54,10 @@ function official(
 export const REPMLPNET_T224 = official([64, 128, 256, 512], [2, 2, 6, 2], [1, 4, 16, 128], 224);
 /** `create_RepMLPNet_B224` (68.2M parameters in the paper). */
 export const REPMLPNET_B224 = official([96, 192, 384, 768], [2, 2, 12, 2], [1, 4, 32, 128], 224);
+/** RepMLPNet-T224's network at 256x256 (partitions 64/32/16/8). */
+export const REPMLPNET_T256 = official([64, 128, 256, 512], [2, 2, 6, 2], [1, 4, 16, 128], 256);
+/** `create_RepMLPNet_B256`. */
+export const REPMLPNET_B256 = official([96, 192, 384, 768], [2, 2, 12, 2], [1, 4, 32, 128], 256);
 /** `create_RepMLPNet_D256`. */
 export const REPMLPNET_D256 = official([80, 160, 320, 640], [2, 2, 18, 2], [1, 4, 16, 128], 256);
 /** `create_RepMLPNet_L256`. */

@@ -89,13 +89,16 @@ export function repmlpNetBlock(
 
   // partition_affine: fc3 as a grouped 1x1 conv, BN over S channels.
   const fc3Kernel = p.kernel(`${prefix}.fc3.weight`, [S * h * w, h * w, 1, 1]);
-  let fc3Out: Node = b.conv2d(b.reshape(partitions, [-1, S * h * w, 1, 1]), fc3Kernel, undefined, {
+  // Deploy form (official `local_inject`): fc3 has a bias, fc3_bn and the branches are gone.
+  const fc3Bias = p.deploy ? p.bias(`${prefix}.fc3.bias`, S * h * w, h * w) : undefined;
+  let fc3Out: Node = b.conv2d(b.reshape(partitions, [-1, S * h * w, 1, 1]), fc3Kernel, fc3Bias, {
     groups: S,
   });
-  fc3Out = p.batchnorm(b.reshape(fc3Out, [-1, S, h, w]), `${prefix}.fc3_bn`);
+  fc3Out = b.reshape(fc3Out, [-1, S, h, w]);
+  if (!p.deploy) fc3Out = p.batchnorm(fc3Out, `${prefix}.fc3_bn`);
   fc3Out = b.reshape(fc3Out, [-1, hp, wp, S, h, w]);
 
-  if (config.reparamConvK.length > 0) {
+  if (config.reparamConvK.length > 0 && !p.deploy) {
     const convInputs = b.reshape(partitions, [-1, S, h, w]);
     let convOut: Node | undefined;
     for (const k of config.reparamConvK) {

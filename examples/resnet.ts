@@ -121,6 +121,7 @@ function checkResnetConfig(config: ResnetConfig): void {
 /** ResNet training-time graph: input "x" (N, 3, H, W), output "logits" (N, classes). */
 export function buildResnet(config: ResnetConfig, options: BuildOptions = {}): Graph {
   checkResnetConfig(config);
+  requireConfig(!options.deploy, "resnet", "torchvision's ResNet has no deploy form");
   const p = new Params("resnet", options);
   const b = p.builder;
   const batch = batchOf(options, "resnet");

@@ -9,17 +9,42 @@ import { loadOnnx } from "./onnx/mod.ts";
 export { loadModel, parseModel, writeModel } from "./model_json/mod.ts";
 export { readSafetensors, writeSafetensors } from "./safetensors.ts";
 export { exportOnnx, importOnnx, loadOnnx } from "./onnx/mod.ts";
+export {
+  type Checkpoint,
+  type CheckpointTensor,
+  FLOAT_DTYPES,
+  loadCheckpoint,
+  openCheckpoint,
+} from "./checkpoint/mod.ts";
 
 /** Options of loadModelFile. */
 export interface LoadOptions {
-  /** Batch size for a symbolic or baked batch dimension (default 1). */
+  /**
+   * Batch size: model.json's "N" dimension and ONNX's symbolic batch (both 1
+   * when absent); it also replaces a batch size baked into an ONNX input,
+   * which otherwise stays as declared.
+   */
   readonly batch?: number;
+  /** Called with the path of every file read: the model, its weights, external data. */
+  readonly onFile?: (path: string) => void;
+  /** Static shapes of ONNX inputs by name, for symbolic dimensions. */
+  readonly inputShapes?: Readonly<Record<string, readonly number[]>>;
 }
+
+/** Extensions of files that hold weights but no graph. */
+const CHECKPOINT_EXTENSIONS = [".pth", ".pt", ".safetensors", ".ckpt", ".bin"];
 
 /** Loads a model.json or .onnx file as a training-time graph. */
 export async function loadModelFile(path: string, options: LoadOptions = {}): Promise<Graph> {
   const lower = path.toLowerCase();
-  if (lower.endsWith(".json")) return await loadModel(path, options);
+  if (CHECKPOINT_EXTENSIONS.some((extension) => lower.endsWith(extension))) {
+    throw new RefoldError(
+      "a checkpoint holds weights but no graph: name its architecture with --arch NAME " +
+        "(see --arch list and docs/checkpoints.md)",
+      { file: path },
+    );
+  }
+  if (lower.endsWith(".json")) return await loadJson(path, options);
   if (lower.endsWith(".onnx")) return await loadOnnx(path, options);
   let head: Uint8Array;
   try {
@@ -37,5 +62,16 @@ export async function loadModelFile(path: string, options: LoadOptions = {}): Pr
       file: path,
     });
   }
-  return head[0] === 0x7b ? await loadModel(path, options) : await loadOnnx(path, options);
+  return head[0] === 0x7b ? await loadJson(path, options) : await loadOnnx(path, options);
+}
+
+/** model.json's shapes are static but for "N": input shapes are for ONNX only. */
+async function loadJson(path: string, options: LoadOptions): Promise<Graph> {
+  if (options.inputShapes && Object.keys(options.inputShapes).length > 0) {
+    throw new RefoldError(
+      "--input-shape applies to ONNX models; model.json inputs are static but for the batch N",
+      { file: path },
+    );
+  }
+  return await loadModel(path, { batch: options.batch, onFile: options.onFile });
 }

@@ -12,13 +12,24 @@ export interface ErrorLocation {
   node?: string;
 }
 
-/** An error meant for the user: its message is complete and one line. */
+/**
+ * `text` on one line: control characters (newlines from a name in a model,
+ * say) and the Unicode line separators become `\uXXXX` escapes.
+ */
+export function oneLine(text: string): string {
+  return text.replace(
+    /[\p{Cc}\u2028\u2029]/gu,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** An error meant for the user: its message is complete and one line (names are escaped). */
 export class RefoldError extends Error {
   /** Where it happened, for tools that want structured access. */
   readonly location: ErrorLocation;
   constructor(message: string, location: ErrorLocation = {}) {
     const prefix = [location.file, location.node].filter((part) => part).join(": ");
-    super(prefix ? `${prefix}: ${message}` : message);
+    super(oneLine(prefix ? `${prefix}: ${message}` : message));
     this.name = "RefoldError";
     this.location = location;
   }

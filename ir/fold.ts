@@ -5,7 +5,10 @@
  * shape arithmetic this way, and backends may assume that a deployed graph
  * holds no constant-only node (see verifyDeployed).
  */
+import { RefoldError } from "./errors.ts";
 import { makeWeight, type Node } from "./node.ts";
+import { describeNode } from "./printer.ts";
+import { sizeOf } from "./types.ts";
 import { evaluateNode } from "./interpret.ts";
 import { rebuild } from "./traverse.ts";
 import type { Graph } from "./node.ts";
@@ -15,8 +18,27 @@ export function isConstantOnly(node: Node): boolean {
   return node.inputs.length > 0 && node.inputs.every((input) => input.op === "weight");
 }
 
-/** The float32 value of a constant-only node (see isConstantOnly). */
+/**
+ * Values a folded constant may hold (8 MiB in float64) unless an input it is
+ * computed from holds as many: folding a weight (a transpose, a scale) is
+ * fine at any size, but a small file must not expand into gigabytes.
+ */
+export const MAX_FOLDED_VALUES = 2 ** 20;
+
+/** Why folding `node` is refused (it would grow past MAX_FOLDED_VALUES), or undefined. */
+export function foldSizeProblem(node: Node): string | undefined {
+  const values = sizeOf(node.type.shape);
+  const largest = node.inputs.reduce((most, input) => Math.max(most, sizeOf(input.type.shape)), 0);
+  if (values <= Math.max(MAX_FOLDED_VALUES, largest)) return undefined;
+  return `folding ${describeNode(node)} would make a constant of ${values} values from inputs of ` +
+    `at most ${largest}; refold folds constants of up to ${MAX_FOLDED_VALUES} values ` +
+    "unless an input is as large";
+}
+
+/** The float32 value of a constant-only node (see isConstantOnly); refuses absurd growth. */
 export function foldNode(node: Node): Float32Array {
+  const problem = foldSizeProblem(node);
+  if (problem) throw new RefoldError(problem);
   const tensors = node.inputs.map((input) => {
     if (input.op !== "weight") {
       throw new Error(`internal: folding ${node.op} over a computed input`);

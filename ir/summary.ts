@@ -2,7 +2,7 @@
  * Model statistics for the CLI summary: op counts, parameters, FLOPs and
  * weight bytes, counted over the nodes reachable from the outputs.
  */
-import type { Graph } from "./node.ts";
+import type { Graph, Node } from "./node.ts";
 import { OPS } from "./ops/mod.ts";
 import { topoOrder } from "./traverse.ts";
 import { DTYPE_BYTES, sizeOf } from "./types.ts";
@@ -14,6 +14,15 @@ export interface GraphSummary {
   readonly parameters: number;
   readonly flops: number;
   readonly weightBytes: number;
+}
+
+/** FLOPs of one evaluation of `node` (0 for inputs and weights), from its op's cost rule. */
+export function nodeFlops(node: Node): number {
+  return OPS[node.op].flops(
+    node.attrs as never,
+    node.inputs.map((input) => input.type),
+    node.type.shape,
+  );
 }
 
 /** Summarizes a graph. */
@@ -29,11 +38,7 @@ export function summarize(graph: Graph): GraphSummary {
     }
     if (node.op === "input") continue;
     ops[node.op] = (ops[node.op] ?? 0) + 1;
-    flops += OPS[node.op].flops(
-      node.attrs as never,
-      node.inputs.map((input) => input.type),
-      node.type.shape,
-    );
+    flops += nodeFlops(node);
   }
   return { ops, parameters, flops, weightBytes };
 }

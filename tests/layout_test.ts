@@ -1,5 +1,6 @@
 // The import direction of the layout: ir/ imports nothing above it, compiler/ only ir/,
-// backends/ never compiler/, formats/ neither compiler/ nor backends/.
+// backends/ never compiler/, formats/ neither compiler/ nor backends/, arch/ (architectures by
+// name: builders plus checkpoints) neither compiler/ nor backends/.
 import assert from "node:assert/strict";
 import { dirname, fromFileUrl, join } from "./_path.ts";
 
@@ -10,6 +11,7 @@ const RULES: { dir: string; allowed: string[] }[] = [
   { dir: "compiler", allowed: ["ir", "compiler"] },
   { dir: "formats", allowed: ["ir", "formats"] },
   { dir: "backends", allowed: ["ir", "backends", "formats"] },
+  { dir: "arch", allowed: ["ir", "formats", "examples", "arch"] },
 ];
 
 function* sourceFiles(dir: string): Generator<string> {

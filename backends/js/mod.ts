@@ -85,7 +85,7 @@ export const jsBackend: Backend = {
     const weights = stored?.bytes ?? pack.bytes;
     const inline = weights.byteLength <= (options.inlineWeightLimit ?? DEFAULT_INLINE_LIMIT);
     const embedded = inline ? toBase64(weights) : undefined;
-    const shipped: Program = embedded && !stored
+    const shipped: Program = embedded !== undefined && !stored
       ? { ...program, embeddedWeights: embedded }
       : program;
     const storedSpec = stored && storedWeights(stored, embedded);

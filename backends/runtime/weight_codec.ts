@@ -19,7 +19,7 @@
  */
 import { decodeHalves } from "../../ir/half.ts";
 import { dequantizeRows } from "../../ir/quantize.ts";
-import { readWeights, type WeightsOption } from "./files.ts";
+import { type ReadOptions, readWeights } from "./files.ts";
 
 /** How one stretch of the decoded weights is stored. */
 export interface WeightSegment {
@@ -94,17 +94,19 @@ export interface StoredWeights {
 /**
  * load()'s options with `weights` replaced by the decoded f32 bytes: the
  * stored ones given to load() or read from where they point, else the
- * embedded ones, else the file beside model.js.
+ * embedded ones, else the file beside model.js. `onProgress` sees the stored
+ * bytes arrive and is then dropped, so that it never hears of the f32 size.
  */
-export async function withDecodedWeights<O extends { readonly weights?: WeightsOption }>(
+export async function withDecodedWeights<O extends ReadOptions>(
   base: string,
   options: O | undefined,
   stored: StoredWeights,
 ): Promise<O> {
-  const file = await readWeights(base, options?.weights, {
+  const file = await readWeights(base, options ?? {}, {
     embedded: stored.embedded,
     file: stored.file,
     byteLength: stored.encoding.bytes,
   });
-  return { ...options, weights: decodeWeightFile(file, stored.encoding) } as O;
+  const decoded = decodeWeightFile(file, stored.encoding);
+  return { ...options, weights: decoded, onProgress: undefined } as O;
 }

@@ -14,7 +14,8 @@
  * took 1.4-3 s per module for 20% fewer bytes and no measurable speed (V8's
  * TurboFan optimizes the hot loops itself); these passes take under 0.1 s.
  */
-import binaryen from "binaryen";
+// deno-lint-ignore no-import-prefix -- versioned here so that refold runs outside its checkout (docs/cli.md)
+import binaryen from "npm:binaryen@132.0.0";
 
 /** Features the generated modules use. */
 const FEATURES = binaryen.Features.MVP | binaryen.Features.SIMD128 |

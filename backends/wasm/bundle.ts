@@ -56,9 +56,10 @@ export function declarations(compiled: CompiledModel): string {
     target: "wasm",
     loadOptions: [
       {
-        doc: "Threads (default 1): large GEMMs split across module workers on a shared " +
-          "memory where SharedArrayBuffer and Worker exist (browsers: cross-origin " +
-          "isolated); otherwise one thread, silently.",
+        doc: "Threads, an integer >= 1 (default 1) capped at navigator.hardwareConcurrency: " +
+          "large GEMMs split across module workers on a shared memory where " +
+          "SharedArrayBuffer and Worker exist (browsers: cross-origin isolated); otherwise " +
+          "one thread, silently.",
         text: "readonly threads?: number;",
       },
       {

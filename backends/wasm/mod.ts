@@ -6,7 +6,6 @@
  */
 import type { Backend, EmitOptions, EmitResult } from "../backend.ts";
 import type { Graph } from "../../ir/mod.ts";
-import { RefoldError } from "../../ir/mod.ts";
 import { storedWeights } from "../weight_file.ts";
 import { toBase64 } from "../weights.ts";
 import { bundleModel, declarations } from "./bundle.ts";
@@ -19,7 +18,6 @@ export type { CompiledModel } from "./compile.ts";
 const DEFAULT_INLINE_LIMIT = 64 * 1024;
 
 async function emit(graph: Graph, options: EmitOptions = {}): Promise<EmitResult> {
-  let compiled;
   const quantize = options.quantize === "int8"
     ? {
       ...(options.quantizeSkip ? { skip: options.quantizeSkip } : {}),
@@ -27,12 +25,10 @@ async function emit(graph: Graph, options: EmitOptions = {}): Promise<EmitResult
       first: options.quantizeFirst ?? false,
     }
     : undefined;
-  try {
-    compiled = compileModel(graph, { quantize });
-  } catch (error) {
-    if (error instanceof RefoldError) throw error;
-    throw new RefoldError(`wasm backend: ${(error as Error).message}`, { node: graph.name });
-  }
+  // A RefoldError here is the user's (a tensor too large for wasm memory, an unknown
+  // --quantize-skip name); anything else is a bug in the backend and must reach the CLI as an
+  // internal error (exit 70), not exit 1.
+  const compiled = compileModel(graph, { quantize });
   const storage = storeWasmWeights(graph, compiled, options.weightDType);
   const stored = storage?.file;
   const weights = stored?.bytes ?? compiled.weights;

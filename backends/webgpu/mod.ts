@@ -54,7 +54,11 @@ export const webgpuBackend: Backend & {
     const files: EmittedFile[] = [];
     const embedded = inline ? toBase64(bytes) : undefined;
     // Stored weights are read and widened by load(); the plan then gets them as options.weights.
-    const placement = embedded && !stored ? { embedded } : { file: "weights.bin" };
+    // With stored weights, the plan sees the decoded (plan-layout) bytes, never weights.bin itself.
+    const placement = embedded !== undefined && !stored ? { embedded } : {
+      file: "weights.bin",
+      byteLength: stored ? weightFileBytes(compiled).byteLength : bytes.byteLength,
+    };
     const spec = stored && storedWeights(stored, embedded);
     files.push({ path: "model.js", contents: await bundleModel(compiled.plan, placement, spec) });
     files.push({ path: "model.d.ts", contents: declarations(compiled.plan) });

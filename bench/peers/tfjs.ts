@@ -2,7 +2,8 @@
  * @tensorflow/tfjs-backend-wasm (single thread, SIMD) as a benchmark peer:
  * a deployed IR graph executed with tfjs ops in their fastest form.
  * - Weights are prepared once: FC weights transposed and split per group
- *   (a grouped FC is one fused matMul per group), conv filters as HWIO.
+ *   (a grouped FC is one fused matMul per group), conv filters as HWIO, and a
+ *   conv with one group per channel as one depthwise conv (HWCM filter).
  * - Convs, pools and the elementwise ops around them run in NHWC (the only
  *   layout tfjs convs take); a tensor is turned back to NCHW only where a
  *   reshape, transpose, FC or output needs the IR's layout.
@@ -71,6 +72,11 @@ function transposeReduced(t: tf.Tensor, perm: readonly number[]): tf.Tensor {
   return tf.reshape(moved, perm.map((axis) => shape[axis]));
 }
 
+/** A conv with one group per input channel: tfjs runs it as one depthwise conv. */
+function isDepthwise(node: Node<"conv2d">): boolean {
+  return node.attrs.groups > 1 && node.attrs.groups === node.inputs[0].type.shape[1];
+}
+
 /** A tfjs execution of `graph` with `feeds` bound; run() returns the first output. */
 export async function tfjsRunner(
   graph: Graph,
@@ -108,7 +114,16 @@ export async function tfjsRunner(
       });
       w.dispose();
     }
-    if (isOp(node, "conv2d") && node.inputs[1].op === "weight") {
+    if (isOp(node, "conv2d") && node.inputs[1].op === "weight" && isDepthwise(node)) {
+      // XNNPACK's depthwise kernel: filter [kh, kw, C, multiplier].
+      const [o, , kh, kw] = node.inputs[1].type.shape, c = node.attrs.groups;
+      const w = tf.tensor4d(node.inputs[1].data!, [c, o / c, kh, kw]);
+      prepared.set(node, {
+        weights: [tf.keep(tf.transpose(w, [2, 3, 0, 1]))],
+        biases: splitBias(node.inputs[2], 1),
+      });
+      w.dispose();
+    } else if (isOp(node, "conv2d") && node.inputs[1].op === "weight") {
       const [o, cg, kh, kw] = node.inputs[1].type.shape, g = node.attrs.groups, og = o / g;
       const w = tf.tensor4d(node.inputs[1].data!, [o, cg, kh, kw]);
       const hwio = (t: tf.Tensor) => tf.keep(tf.transpose(t, [2, 3, 1, 0]));
@@ -175,6 +190,23 @@ export async function tfjsRunner(
       case "conv2d": {
         const { stride, pads, dilation } = node.attrs;
         const { weights, biases } = prepared.get(node)!;
+        if (isDepthwise(node)) {
+          // Its typings take one padding for every side; uneven padding is added first.
+          const even = pads.every((p) => p === pads[0]);
+          const x = even
+            ? toNhwc(a)
+            : tf.pad(toNhwc(a), [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]]);
+          const t = tf.fused.depthwiseConv2d({
+            x: x as tf.Tensor4D,
+            filter: weights[0] as tf.Tensor4D,
+            strides: [stride[0], stride[1]],
+            pad: even ? pads[0] : "valid",
+            dilations: [dilation[0], dilation[1]],
+            bias: biases?.[0],
+            activation: fused.get(node) ?? "linear",
+          });
+          return { t, nhwc: true };
+        }
         const filters = weights as tf.Tensor4D[], x = toNhwc(a) as tf.Tensor4D;
         const cg = filters[0].shape[2];
         const parts = filters.map((filter, i) =>

@@ -1,11 +1,19 @@
 /**
- * BatchNorm algebra, TVM-style: decompose a BatchNorm into a per-channel
- * scale and shift (`y = s*x + t`, `s = gamma/sqrt(var+eps)`, `t = beta -
- * mean*s`), then push them into the weights of a neighbouring conv or FC.
+ * Per-channel affine algebra, TVM-style: decompose a BatchNorm into a
+ * per-channel scale and shift (`y = s*x + t`, `s = gamma/sqrt(var+eps)`,
+ * `t = beta - mean*s`), read a multiply, add, subtract or divide by a
+ * per-channel constant (a layer scale, an exported bias) as the same map,
+ * then push them into the weights of a neighbouring conv or FC.
  * Scales and shifts are float64; new weights are float32, computed element by
  * element so that no float64 copy of a large weight is ever made.
  */
-import { batchnormScaleShift, type Node, type ScaleShift } from "../../ir/mod.ts";
+import {
+  batchnormScaleShift,
+  broadcastShapes,
+  type Node,
+  sameShape,
+  type ScaleShift,
+} from "../../ir/mod.ts";
 import { constant } from "./_rewrite.ts";
 
 /** A per-channel affine map `y = scale[c] * x + shift[c]`. */
@@ -16,6 +24,11 @@ export function batchnormAffine(bn: Node<"batchnorm">): Affine | undefined {
   const [gamma, beta, mean, variance] = bn.inputs.slice(1).map(constant);
   if (!gamma || !beta || !mean || !variance) return undefined;
   return batchnormScaleShift(bn.attrs.epsilon, gamma, beta, mean, variance);
+}
+
+/** True when the map moves zero somewhere else, which a zero-padded border would not follow. */
+export function hasShift(affine: Affine): boolean {
+  return affine.shift.some((t) => t !== 0);
 }
 
 /**
@@ -178,4 +191,86 @@ export function scaleInputs(
     bias[o] = sum;
   }
   return { weight, bias };
+}
+
+/** One node applying a per-channel affine map to `x`. */
+export interface AffineOp {
+  readonly node: Node;
+  readonly x: Node;
+  readonly map: ChannelMap;
+  readonly affine: Affine;
+}
+
+/**
+ * The channel map and per-channel values of a constant broadcast against `x`:
+ * the constant may vary along one axis of x at most (a scalar is read along
+ * axis 1, or 0 for vectors).
+ */
+function perChannel(
+  x: Node,
+  c: Node,
+): { map: ChannelMap; values: (channel: number) => number } | undefined {
+  const data = constant(c);
+  const shape = x.type.shape, own = c.type.shape;
+  const grown = broadcastShapes(shape, own);
+  if (!data || !grown || !sameShape(grown, shape)) return undefined;
+  const varying = own.map((dim, i) => ({ dim, axis: shape.length - own.length + i }))
+    .filter(({ dim }) => dim > 1);
+  if (varying.length > 1) return undefined;
+  const axis = varying[0]?.axis ?? Math.min(1, shape.length - 1);
+  const inner = shape.slice(axis + 1).reduce((a, d) => a * d, 1);
+  const scalar = varying.length === 0;
+  return {
+    map: { inner, channels: shape[axis] },
+    values: (channel) => data[scalar ? 0 : channel],
+  };
+}
+
+/** Builds the float64 scale and shift of `channels` channels from per-channel functions. */
+function affineOf(
+  channels: number,
+  scale: (c: number) => number,
+  shift: (c: number) => number,
+): Affine {
+  return {
+    scale: Float64Array.from({ length: channels }, (_, c) => scale(c)),
+    shift: Float64Array.from({ length: channels }, (_, c) => shift(c)),
+  };
+}
+
+/**
+ * The per-channel affine map `node` applies, when it is one:
+ *   batchnorm(x)  -> s x + t            x * c, c * x -> c x       x / c -> (1/c) x
+ *   x + c, c + x  -> x + c              x - c        -> x - c     c - x -> -x + c
+ * with c a constant varying along at most one axis of x, which x's shape keeps.
+ */
+export function affineOp(node: Node): AffineOp | undefined {
+  if (node.op === "batchnorm") {
+    const affine = batchnormAffine(node);
+    return affine && { node, x: node.inputs[0], map: channelMapOf(node), affine };
+  }
+  if (node.op !== "add" && node.op !== "sub" && node.op !== "mul" && node.op !== "div") {
+    return undefined;
+  }
+  const [a, b] = node.inputs;
+  const xFirst = constant(a) === undefined || constant(b) !== undefined;
+  const [x, c] = xFirst ? [a, b] : [b, a];
+  const per = constant(x) === undefined ? perChannel(x, c) : undefined;
+  if (!per || !sameShape(x.type.shape, node.type.shape)) return undefined;
+  const { map, values } = per;
+  const one = () => 1, zero = () => 0;
+  switch (node.op) {
+    case "mul":
+      return { node, x, map, affine: affineOf(map.channels, values, zero) };
+    case "add":
+      return { node, x, map, affine: affineOf(map.channels, one, values) };
+    case "sub":
+      return xFirst
+        ? { node, x, map, affine: affineOf(map.channels, one, (ch) => -values(ch)) }
+        : { node, x, map, affine: affineOf(map.channels, () => -1, values) };
+    case "div":
+      return xFirst
+        ? { node, x, map, affine: affineOf(map.channels, (ch) => 1 / values(ch), zero) }
+        : undefined;
+  }
 }

@@ -31,10 +31,12 @@ export function stemOf(name: string): string {
   return parts.join(".");
 }
 
+const isRole = (part: string): part is Role => ROLES.includes(part);
+
 /** The role a name ends with, when it ends with one. */
 export function roleOf(name: string): Role | undefined {
   const last = name.slice(name.lastIndexOf(".") + 1);
-  return ROLES.includes(last) ? last as Role : undefined;
+  return isRole(last) ? last : undefined;
 }
 
 /** Hands out names that no weight of the graph (or earlier call) holds. */

@@ -23,18 +23,18 @@
  */
 import {
   expectOp,
-  type Graph,
   makeNode,
   makeWeight,
   type Node,
   sizeOf,
   toFloat32,
+  windowGeometry,
 } from "../../ir/mod.ts";
 import type { Pass, PassContext } from "../pass.ts";
 import { gcd, hasConstantWeights, regroup } from "./_fc.ts";
-import { NameTable } from "./_names.ts";
-import { constant, substitute, Uses, viewBase } from "./_rewrite.ts";
-import { buildSum, findSums, type Sum } from "./_sum.ts";
+import type { NameTable } from "./_names.ts";
+import { constant, type Uses, viewBase } from "./_rewrite.ts";
+import { buildSum, rewriteSums, type Sum, type SumEnv, type Term } from "./_sum.ts";
 
 type Conv = Node<"conv2d">;
 type Linear = Node<"linear">;
@@ -71,17 +71,17 @@ function injectionProblem(
   return undefined;
 }
 
-/** Adds the conv's taps to the FC weight (rows of `perGroup` inputs, `groups` groups). */
+/** Adds `sign` times the conv's taps to the FC weight (rows of `perGroup` inputs, `groups` groups). */
 function addTaps(
   weight: Float32Array,
   bias: Float64Array | undefined,
-  conv: Conv,
+  { node: conv, sign }: { node: Conv; sign: number },
   groups: number,
 ): void {
-  const [, c, h, w] = conv.inputs[0].type.shape;
-  const [, o, oh, ow] = conv.type.shape;
-  const [, cg, kh, kw] = conv.inputs[1].type.shape;
-  const { stride: [sh, sw], pads: [pt, pl], dilation: [dh, dw] } = conv.attrs;
+  const { channels: c, height: h, width: w, outChannels: o, outHeight: oh, outWidth: ow, window } =
+    windowGeometry(conv);
+  const { kernel: [kh, kw], stride: [sh, sw], pads: [pt, pl], dilation: [dh, dw] } = window;
+  const cg = c / conv.attrs.groups;
   const kernel = constant(conv.inputs[1])!;
   const outputsPerGroup = (o * oh * ow) / groups, perGroup = (c * h * w) / groups;
   const outPerConvGroup = o / conv.attrs.groups;
@@ -91,7 +91,7 @@ function addTaps(
       const channel = firstChannel + cl;
       for (let ky = 0; ky < kh; ky++) {
         for (let kx = 0; kx < kw; kx++) {
-          const tap = kernel[((oc * cg + cl) * kh + ky) * kw + kx];
+          const tap = sign * kernel[((oc * cg + cl) * kh + ky) * kw + kx];
           if (tap === 0) continue;
           for (let oy = 0; oy < oh; oy++) {
             const iy = oy * sh - pt + ky * dh;
@@ -112,22 +112,31 @@ function addTaps(
   const b = constant(conv.inputs[2]);
   if (bias && b) {
     for (let oc = 0; oc < o; oc++) {
-      for (let p = 0; p < oh * ow; p++) bias[oc * oh * ow + p] += b[oc];
+      for (let p = 0; p < oh * ow; p++) bias[oc * oh * ow + p] += sign * b[oc];
     }
   }
 }
 
-/** The FC with every conv of `convs` injected. */
-function inject(fc: Linear, convs: readonly Conv[], names: NameTable, reuse: boolean): Linear {
-  const groups = convs.reduce((g, conv) => gcd(g, conv.attrs.groups), fc.attrs.groups);
+/** A term whose node is a conv or an FC. */
+type LayerTerm<L extends Conv | Linear> = { readonly node: L; readonly sign: 1 | -1 };
+
+/** `sign` times the FC, with every conv of `convs` injected with its own sign. */
+function inject(
+  { node: fc, sign }: LayerTerm<Linear>,
+  convs: readonly LayerTerm<Conv>[],
+  names: NameTable,
+  reuse: boolean,
+): Linear {
+  const groups = convs.reduce((g, { node }) => gcd(g, node.attrs.groups), fc.attrs.groups);
   // fc3's folded weight is tens of MB in RepMLPNet; when it is this run's scratch, add in place.
   const weight = reuse && groups === fc.attrs.groups
     ? constant(fc.inputs[1])!
     : regroup(fc, groups);
+  if (sign < 0) { for (let i = 0; i < weight.length; i++) weight[i] = -weight[i]; }
   const n = fc.inputs[1].type.shape[0];
-  const hasBias = fc.inputs[2] !== undefined || convs.some((conv) => conv.inputs[2]);
+  const hasBias = fc.inputs[2] !== undefined || convs.some(({ node }) => node.inputs[2]);
   const bias = hasBias
-    ? Float64Array.from(constant(fc.inputs[2]) ?? new Float32Array(n))
+    ? Float64Array.from(constant(fc.inputs[2]) ?? new Float32Array(n), (b) => sign * b)
     : undefined;
   for (const conv of convs) addTaps(weight, bias, conv, groups);
   const source = expectOp(fc.inputs[1], "weight").attrs.name;
@@ -141,7 +150,7 @@ function inject(fc: Linear, convs: readonly Conv[], names: NameTable, reuse: boo
 
 /** Explains convs summed with an FC that reaches the sum through a transpose. */
 function explainTransposed(sum: Sum, conv: Conv, context: PassContext): void {
-  for (const leaf of sum.leaves) {
+  for (const { node: leaf } of sum.terms) {
     let node = leaf;
     while (node.op === "transpose" || node.op === "reshape" || node.op === "flatten") {
       node = node.inputs[0];
@@ -157,51 +166,42 @@ function explainTransposed(sum: Sum, conv: Conv, context: PassContext): void {
   }
 }
 
-function injectSum(sum: Sum, uses: Uses, names: NameTable, context: PassContext): Node | undefined {
-  const fcs = sum.leaves.filter((leaf): leaf is Linear => leaf.op === "linear");
-  const targets = new Map<Linear, Conv[]>();
-  for (const leaf of sum.leaves) {
-    if (leaf.op !== "conv2d") continue;
-    const conv = leaf as Conv;
+const isLayerTerm =
+  <O extends "conv2d" | "linear">(op: O) => (term: Term): term is LayerTerm<Node<O>> =>
+    term.node.op === op;
+
+function injectSum(sum: Sum, { uses, names, context }: SumEnv): Node | undefined {
+  const fcs = sum.terms.filter(isLayerTerm("linear"));
+  const targets = new Map<LayerTerm<Linear>, LayerTerm<Conv>[]>();
+  for (const term of sum.terms.filter(isLayerTerm("conv2d"))) {
+    const conv = term.node;
     if (fcs.length === 0) {
       explainTransposed(sum, conv, context);
       continue;
     }
-    const problems = fcs.map((fc) => injectionProblem(conv, fc, uses, context));
+    const problems = fcs.map((fc) => injectionProblem(conv, fc.node, uses, context));
     const index = problems.findIndex((problem) => problem === undefined);
     if (index < 0) {
-      context.explain(conv, `not injected into ${context.describe(fcs[0])}: ${problems[0]}`);
+      context.explain(conv, `not injected into ${context.describe(fcs[0].node)}: ${problems[0]}`);
       continue;
     }
-    targets.set(fcs[index], [...(targets.get(fcs[index]) ?? []), conv]);
+    targets.set(fcs[index], [...(targets.get(fcs[index]) ?? []), term]);
   }
   if (targets.size === 0) return undefined;
-  const injected = new Map<Node, Node>();
+  const injected = new Map<Term, Node>();
   for (const [fc, convs] of targets) {
-    const reuse = uses.only(fc.inputs[1]) && (context.reusable?.(fc.inputs[1]) ?? false);
+    const weight = fc.node.inputs[1];
+    const reuse = uses.only(weight) && (context.reusable?.(weight) ?? false);
     injected.set(fc, inject(fc, convs, names, reuse));
   }
-  const leaves: Node[] = [];
-  for (const leaf of sum.leaves) {
-    if (
-      leaf.op === "conv2d" && [...targets.values()].some((convs) => convs.includes(leaf as Conv))
-    ) continue;
-    // A twice-added FC keeps its second copy as it was: the convs count once.
-    leaves.push(injected.get(leaf) ?? leaf);
-    injected.delete(leaf);
-  }
-  return buildSum(leaves, sum.root.type.shape);
-}
-
-function injectGraph(graph: Graph, context: PassContext): Graph {
-  const uses = new Uses(graph);
-  const names = new NameTable(graph);
-  const plan = new Map<Node, Node>();
-  for (const sum of findSums(uses)) {
-    const value = injectSum(sum, uses, names, context);
-    if (value) plan.set(sum.root, value);
-  }
-  return substitute(graph, plan);
+  const used = new Set<Term>([...targets.values()].flat());
+  const terms: Term[] = sum.terms.flatMap((term): Term[] => {
+    if (used.has(term)) return [];
+    // A twice-summed FC keeps its second copy as it was: the convs count once.
+    const value = injected.get(term);
+    return [value ? { node: value, sign: 1 } : term];
+  });
+  return buildSum(terms, sum.root.type.shape);
 }
 
 /** The conv-into-fc pass. */
@@ -209,5 +209,5 @@ export const convIntoFc: Pass = {
   name: "conv-into-fc",
   summary:
     "inject conv branches into the FC they are summed with when the conv's images are the FC's rows",
-  run: injectGraph,
+  run: (graph, context) => rewriteSums(graph, context, injectSum),
 };

@@ -29,7 +29,7 @@ import type { Pass, PassContext } from "../pass.ts";
 import { gcd, hasConstantWeights, regroup } from "./_fc.ts";
 import { NameTable } from "./_names.ts";
 import { constant, substitute, Uses, viewBase } from "./_rewrite.ts";
-import { buildSum, findSums } from "./_sum.ts";
+import { buildSum, rewriteSums, type Sum, type SumEnv, type Term } from "./_sum.ts";
 
 type Linear = Node<"linear">;
 
@@ -37,27 +37,29 @@ const featuresIn = (fc: Linear) => fc.inputs[0].type.shape[fc.inputs[0].type.sha
 
 const weightName = (fc: Linear) => expectOp(fc.inputs[1], "weight").attrs.name;
 
-/** One FC computing the sum of `fcs`, which read views of the same rows. */
-function sumFcs(fcs: readonly Linear[], names: NameTable): Linear {
-  const groups = fcs.reduce((g, fc) => gcd(g, fc.attrs.groups), fcs[0].attrs.groups);
-  const n = fcs[0].inputs[1].type.shape[0];
-  const weight = regroup(fcs[0], groups);
+/** A summed FC and its sign. */
+type FcTerm = { readonly node: Linear; readonly sign: 1 | -1 };
+
+/** One FC computing the signed sum of `fcs`, which read views of the same rows. */
+function sumFcs(fcs: readonly FcTerm[], names: NameTable): Linear {
+  const first = fcs[0].node;
+  const groups = fcs.reduce((g, { node }) => gcd(g, node.attrs.groups), first.attrs.groups);
+  const n = first.inputs[1].type.shape[0];
+  const weight = new Float32Array(first.inputs[1].type.shape[1] * first.attrs.groups * n / groups);
   const bias = new Float64Array(n);
   let hasBias = false;
-  fcs.forEach((fc, i) => {
-    if (i > 0) {
-      const other = regroup(fc, groups);
-      for (let j = 0; j < weight.length; j++) weight[j] += other[j];
-    }
+  for (const { node: fc, sign } of fcs) {
+    const own = regroup(fc, groups);
+    for (let j = 0; j < weight.length; j++) weight[j] += sign * own[j];
     const b = constant(fc.inputs[2]);
     if (b) {
       hasBias = true;
-      for (let j = 0; j < n; j++) bias[j] += b[j];
+      for (let j = 0; j < n; j++) bias[j] += sign * b[j];
     }
-  });
-  const source = weightName(fcs[0]);
+  }
+  const source = weightName(first);
   const inputs: Node[] = [
-    fcs[0].inputs[0],
+    first.inputs[0],
     makeWeight(names.derive(source, "merged", "weight"), [n, weight.length / n], weight),
   ];
   if (hasBias) {
@@ -66,19 +68,16 @@ function sumFcs(fcs: readonly Linear[], names: NameTable): Linear {
   return makeNode("linear", inputs, { groups });
 }
 
+const isFcTerm = (term: Term): term is FcTerm => term.node.op === "linear";
+
 /** Merges summed FCs that read the same rows; undefined when none do. */
-function mergeSummed(
-  root: Node,
-  leaves: readonly Node[],
-  uses: Uses,
-  names: NameTable,
-  context: PassContext,
-) {
-  const buckets = new Map<string, Linear[]>();
+function mergeSummed({ root, terms }: Sum, { uses, names, context }: SumEnv): Node | undefined {
+  const buckets = new Map<string, FcTerm[]>();
   const ids = new Map<Node, number>();
-  const fcLeaves = leaves.filter((leaf): leaf is Linear => leaf.op === "linear");
-  if (fcLeaves.length < 2) return undefined;
-  for (const fc of fcLeaves) {
+  const fcTerms = terms.filter(isFcTerm);
+  if (fcTerms.length < 2) return undefined;
+  for (const term of fcTerms) {
+    const fc = term.node;
     if (!uses.only(fc) || !hasConstantWeights(fc)) {
       context.explain(
         fc,
@@ -89,29 +88,29 @@ function mergeSummed(
     const base = viewBase(fc.inputs[0]);
     if (!ids.has(base)) ids.set(base, ids.size);
     const key = `${ids.get(base)}/${featuresIn(fc)}`;
-    buckets.set(key, [...(buckets.get(key) ?? []), fc]);
+    buckets.set(key, [...(buckets.get(key) ?? []), term]);
   }
-  const merged = new Map<Node, Node | null>();
+  const merged = new Map<Term, Node | null>();
   for (const fcs of buckets.values()) {
-    if (fcs.length < 2 || new Set(fcs).size !== fcs.length) continue;
+    if (fcs.length < 2 || new Set(fcs.map((t) => t.node)).size !== fcs.length) continue;
     fcs.forEach((fc, i) => merged.set(fc, i === 0 ? sumFcs(fcs, names) : null));
   }
   if (merged.size === 0) return undefined;
-  const kept = leaves.flatMap((leaf) => {
-    const value = merged.get(leaf);
-    return value === undefined ? [leaf] : value === null ? [] : [value];
+  const kept = terms.flatMap((term): Term[] => {
+    const value = merged.get(term);
+    return value === undefined ? [term] : value === null ? [] : [{ node: value, sign: 1 }];
   });
   return buildSum(kept, root.type.shape);
 }
 
 /** concat(linear(x, W1, b1), linear(x, W2, b2), ...) on the feature axis -> one linear. */
 function mergeConcat(concat: Node<"concat">, uses: Uses, names: NameTable): Node | undefined {
-  const fcs = concat.inputs as Linear[];
-  const x = fcs[0].inputs[0];
+  const fcs = concat.inputs.filter((input): input is Linear => input.op === "linear");
+  const x = fcs[0]?.inputs[0];
   const fits = concat.attrs.axis === concat.type.shape.length - 1 && fcs.length > 1 &&
+    fcs.length === concat.inputs.length &&
     fcs.every((fc) =>
-      fc.op === "linear" && fc.inputs[0] === x && fc.attrs.groups === 1 && uses.only(fc) &&
-      hasConstantWeights(fc)
+      fc.inputs[0] === x && fc.attrs.groups === 1 && uses.only(fc) && hasConstantWeights(fc)
     ) && new Set(fcs).size === fcs.length;
   if (!fits) return undefined;
   const k = featuresIn(fcs[0]);
@@ -236,25 +235,21 @@ function compact(fc: Linear, names: NameTable): Node | undefined {
 }
 
 function groupGraph(graph: Graph, context: PassContext): Graph {
-  const uses = new Uses(graph);
-  const names = new NameTable(graph);
+  const summed = rewriteSums(graph, context, mergeSummed);
+  const uses = new Uses(summed);
+  const names = new NameTable(summed);
   const plan = new Map<Node, Node>();
-  for (const sum of findSums(uses)) {
-    const value = mergeSummed(sum.root, sum.leaves, uses, names, context);
-    if (value) plan.set(sum.root, value);
-  }
   for (const node of uses.order) {
-    if (node.op === "concat") {
-      const value = mergeConcat(node, uses, names);
-      if (value) plan.set(node, value);
-    }
+    if (node.op !== "concat") continue;
+    const value = mergeConcat(node, uses, names);
+    if (value) plan.set(node, value);
   }
   // Compact every FC of the merged graph, new ones included.
-  const merged = substitute(graph, plan);
+  const merged = substitute(summed, plan);
   const second = new Map<Node, Node>();
   for (const node of new Uses(merged).order) {
     if (node.op !== "linear") continue;
-    const value = compact(node as Linear, names);
+    const value = compact(node, names);
     if (value) second.set(node, value);
   }
   return substitute(merged, second);

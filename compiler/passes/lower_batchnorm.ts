@@ -13,7 +13,7 @@
  * Preconditions: the BN statistics are constants. Refuses: BNs whose
  * statistics are computed (it says so under --explain).
  */
-import { makeNode, makeWeight, type Node, toFloat32 } from "../../ir/mod.ts";
+import { expectOp, makeNode, makeWeight, type Node, toFloat32 } from "../../ir/mod.ts";
 import type { Pass } from "../pass.ts";
 import { batchnormAffine } from "./_affine.ts";
 import { NameTable } from "./_names.ts";
@@ -34,7 +34,7 @@ export const lowerBatchnorm: Pass = {
         context.explain(bn, "kept: its statistics are computed, not constants");
         continue;
       }
-      const [x, gamma] = bn.inputs as [Node, Node<"weight">];
+      const [x] = bn.inputs, gamma = expectOp(bn.inputs[1], "weight");
       const channels = affine.scale.length;
       const shape = [channels, ...x.type.shape.slice(bn.attrs.axis + 1).map(() => 1)];
       const source = gamma.attrs.name;

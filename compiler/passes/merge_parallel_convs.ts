@@ -1,192 +1,252 @@
 /**
- * merge-parallel-convs: summed conv branches that read the same tensor become
- * one conv (RepVGG / ACNet style, and RepMLP's local perceptron):
+ * merge-parallel-convs: the branches of a sum that read the same tensor
+ * become one conv (RepVGG, ACNet, RepLKNet, MobileOne, DBB, QARepVGG, RepViT,
+ * RepGhost, FastViT's RepMixer, and RepMLP's local perceptron):
  *
- *   conv(x, K1, b1) + conv(x, K2, b2) [+ x] -> conv(x, pad(K1) + pad(K2) [+ I], b1 + b2)
+ *   conv(x, K1, b1) + conv(x, K2, b2) -> conv(x, K1 (+) K2, b1 + b2)   taps placed by offset
+ *   x                                 -> centre taps: a 1 on the diagonal (C = O, any groups)
+ *   s*x + t (BN(x), layer scale)      -> centre taps s, bias t
+ *   avgpool_k(x), padding counted     -> k*k taps of 1/k^2 per channel
+ *   convB(convA(x))                   -> one conv, when exact (1x1 then kxk, kxk then 1x1, ...)
+ *   s*(branches) + t, BN(branches)    -> the branches' taps and biases scaled and shifted
+ *   a - b                             -> a + b with negated taps and bias
  *
- * Every kernel is zero-padded, centred, to the largest extent; an identity
- * branch (x itself) is a centred 1 on the diagonal. Branches with different
- * dilations are spread onto dilation 1. Kernel sizes may come in any order:
- * each branch is placed by its own size, never by its position in the sum.
+ * Every branch is read as a conv form (_branches.ts), the forms of one
+ * tensor are summed in one window (_conv_algebra.ts: any kernel sizes, in
+ * any order, centred or not, any dilations, groups the gcd of the
+ * branches'), and the sum is rebuilt from one conv per tensor and the
+ * branches left as they were. Nested sums inside a scale are merged with the
+ * outer one (x + ls * (mixer(x) - norm(x)) is one conv).
  *
- * Preconditions: constant kernels and biases; the branches are summed
- * (through reshapes too) and nothing else reads them.
- * Refuses, and --explain says so: branches with different strides or groups;
- * padding that is not centred (d*(k-1)/2 on every side, k odd), since the
- * windows would then not line up; a branch that something else also reads.
+ * Preconditions: constant kernels, biases, scales and statistics; a branch is
+ * looked into only where nothing else reads it.
+ * Refuses, and --explain says which branch and why: branches with different
+ * strides; a merged conv that would cost more FLOPs than the branches (a
+ * dense 1x1 plus a depthwise 7x7 would become a dense 7x7); an average pool
+ * that does not count its padding; compositions that would change the
+ * border; branches read elsewhere, or alone on their tensor.
  */
+import { type Node, sizeOf } from "../../ir/mod.ts";
+import type { Pass } from "../pass.ts";
+import { readBranch } from "./_branches.ts";
+import { sumForms } from "./_conv_algebra.ts";
 import {
-  expectOp,
-  type Graph,
-  makeNode,
-  makeWeight,
-  type Node,
-  type OpAttrs,
-  sameShape,
-  toFloat32,
-} from "../../ir/mod.ts";
-import type { Pass, PassContext } from "../pass.ts";
-import { NameTable } from "./_names.ts";
-import { constant, substitute, Uses } from "./_rewrite.ts";
-import { buildSum, findSums, type Sum } from "./_sum.ts";
+  type ConvForm,
+  formConv,
+  formCost,
+  identityForm,
+  MOVE_COST,
+  negated,
+} from "./_conv_form.ts";
+import {
+  buildSum,
+  rewriteSums,
+  type Sum,
+  type SumEnv,
+  type SumRewriteResult,
+  type Term,
+} from "./_sum.ts";
 
-type Conv = Node<"conv2d">;
-
-/** Why a branch cannot join the others, or undefined when it can. */
-function centringProblem(conv: Conv): string | undefined {
-  const { pads, dilation } = conv.attrs;
-  const [, , kh, kw] = conv.inputs[1].type.shape;
-  const centred = kh % 2 === 1 && kw % 2 === 1 &&
-    pads[0] === (dilation[0] * (kh - 1)) / 2 && pads[2] === pads[0] &&
-    pads[1] === (dilation[1] * (kw - 1)) / 2 && pads[3] === pads[1];
-  return centred ? undefined : `padding [${pads}] is not centred for its ${kh}x${kw} kernel`;
+/** One term of the sum as read: its conv forms (none when it is no NCHW tensor). */
+interface Branch {
+  readonly term: Term;
+  readonly forms: readonly ConvForm[];
 }
 
-/** What must agree between branches for their sum to be one conv. */
-function classOf(conv: Conv): string {
-  const { stride, groups } = conv.attrs;
-  return `stride [${stride}], groups ${groups}, output [${conv.type.shape}]`;
+/** The forms of one tensor at one stride, and the branches they come from. */
+interface Group {
+  readonly forms: ConvForm[];
+  readonly branches: Set<Branch>;
 }
 
-/** One merged conv from centred branches on the same input plus `identities` identity branches. */
-function mergeBranches(convs: readonly Conv[], identities: number, names: NameTable): Conv {
-  const first = convs[0];
-  const [o, cg] = first.inputs[1].type.shape;
-  const dilations = convs.map((conv) => conv.attrs.dilation);
-  const sameDilation = dilations.every((d) => d[0] === dilations[0][0] && d[1] === dilations[0][1]);
-  const target: [number, number] = sameDilation ? [...dilations[0]] as [number, number] : [1, 1];
-  // Extent of each branch in units of the target dilation.
-  const spread = convs.map((
-    conv,
-  ) => [conv.attrs.dilation[0] / target[0], conv.attrs.dilation[1] / target[1]]);
-  let kh = 1, kw = 1;
-  convs.forEach((conv, i) => {
-    const [, , h, w] = conv.inputs[1].type.shape;
-    kh = Math.max(kh, (h - 1) * spread[i][0] + 1);
-    kw = Math.max(kw, (w - 1) * spread[i][1] + 1);
-  });
-  const cy = (kh - 1) / 2, cx = (kw - 1) / 2;
-  const weight = new Float64Array(o * cg * kh * kw);
-  const hasBias = convs.some((conv) => conv.inputs[2]);
-  const bias = new Float64Array(o);
-  convs.forEach((conv, i) => {
-    const kernel = constant(conv.inputs[1])!;
-    const [, , h, w] = conv.inputs[1].type.shape;
-    const [sy, sx] = spread[i];
-    for (let oc = 0; oc < o; oc++) {
-      for (let c = 0; c < cg; c++) {
-        const from = (oc * cg + c) * h * w, to = (oc * cg + c) * kh * kw;
-        for (let y = 0; y < h; y++) {
-          const row = to + (cy + (y - (h - 1) / 2) * sy) * kw;
-          for (let x = 0; x < w; x++) {
-            weight[row + cx + (x - (w - 1) / 2) * sx] += kernel[from + y * w + x];
-          }
-        }
-      }
+/** What one reading of a sum achieved. */
+interface Attempt {
+  readonly branches: readonly Branch[];
+  readonly merged: ReadonlyMap<Group, ConvForm>;
+  readonly dissolved: ReadonlySet<Branch>;
+  readonly notes: readonly { node: Node; reason: string }[];
+  /** True when a group was refused (its branches then stay as they were). */
+  readonly refused: boolean;
+}
+
+function groupKey(form: ConvForm, ids: Map<Node, number>): string {
+  if (!ids.has(form.input)) ids.set(form.input, ids.size);
+  return `${ids.get(form.input)}/${form.window.stride}`;
+}
+
+function groupsOf(branches: readonly Branch[]): Group[] {
+  const ids = new Map<Node, number>();
+  const groups = new Map<string, Group>();
+  for (const branch of branches) {
+    for (const form of branch.forms) {
+      const key = groupKey(form, ids);
+      const group = groups.get(key) ?? { forms: [], branches: new Set() };
+      group.forms.push(form);
+      group.branches.add(branch);
+      groups.set(key, group);
     }
-    const b = constant(conv.inputs[2]);
-    if (b) { for (let oc = 0; oc < o; oc++) bias[oc] += b[oc]; }
-  });
-  // An identity branch needs C == O, so output channel oc reads input oc, at index oc % (C/g) of its group.
-  for (let oc = 0; oc < o; oc++) weight[((oc * cg + (oc % cg)) * kh + cy) * kw + cx] += identities;
-  const largest = convs.reduce((a, b) => (sizeOfKernel(b) > sizeOfKernel(a) ? b : a));
-  const source = expectOp(largest.inputs[1], "weight").attrs.name;
-  const inputs = [
-    first.inputs[0],
-    makeWeight(names.derive(source, "merged", "weight"), [o, cg, kh, kw], toFloat32(weight)),
-  ];
-  if (hasBias) {
-    inputs.push(makeWeight(names.derive(source, "merged", "bias"), [o], toFloat32(bias)));
   }
-  const attrs: OpAttrs["conv2d"] = {
-    stride: first.attrs.stride,
-    pads: [target[0] * cy, target[1] * cx, target[0] * cy, target[1] * cx],
-    dilation: target,
-    groups: first.attrs.groups,
+  return [...groups.values()];
+}
+
+/** True when a group merges nothing: one branch with at most one node, or tensors alone (x + x). */
+function trivial(group: Group): boolean {
+  const sources = group.forms.reduce((total, form) => total + form.sources.length, 0);
+  return sources === 0 || (group.branches.size === 1 && sources === 1);
+}
+
+/** The cost of what a group replaces: its nodes and the adds that joined its branches. */
+function originalCost(group: Group): number {
+  const add = (1 + 3 * MOVE_COST) * sizeOf(group.forms[0].outShape);
+  return group.forms.reduce((total, form) => total + form.cost, add * (group.branches.size - 1));
+}
+
+/** Reads the sum's branches (composing chained convs or not) and merges what pays. */
+function attempt(sum: Sum, env: SumEnv, compose: boolean): Attempt {
+  const { uses, context } = env;
+  const notes: { node: Node; reason: string }[] = [];
+  const options = {
+    uses,
+    compose,
+    describe: context.describe,
+    blocked: (node: Node, reason: string) => notes.push({ node, reason }),
   };
-  return makeNode("conv2d", inputs, attrs);
-}
-
-function sizeOfKernel(conv: Conv): number {
-  const [, , h, w] = conv.inputs[1].type.shape;
-  return h * w;
-}
-
-/** Merges what can be merged in one sum; returns its new value, or undefined when nothing merged. */
-function mergeSum(sum: Sum, uses: Uses, names: NameTable, context: PassContext): Node | undefined {
-  const byInput = new Map<Node, Conv[]>();
-  for (const leaf of sum.leaves) {
-    if (leaf.op !== "conv2d") continue;
-    // A branch added twice stays twice: its kernel then counts twice.
-    byInput.set(leaf.inputs[0], [...(byInput.get(leaf.inputs[0]) ?? []), leaf as Conv]);
-  }
-  const consumed = new Set<Node>();
-  const placed = new Map<Node, Node>();
-  for (const [x, convs] of byInput) {
-    const identities = sum.leaves.filter((leaf) => leaf === x).length;
-    if (convs.length + identities < 2) continue;
-    // Stride and groups first: they decide which branches could ever be one conv.
-    const classes = new Map<string, Conv[]>();
-    for (const conv of convs) {
-      classes.set(classOf(conv), [...(classes.get(classOf(conv)) ?? []), conv]);
+  const branches: Branch[] = sum.terms.map((term) => {
+    const identity = identityForm(term.node);
+    const read = uses.only(term.node) ? readBranch(term.node, options) : identity ? [identity] : [];
+    return { term, forms: term.sign < 0 ? read.map(negated) : read };
+  });
+  const active = new Set(branches.filter((branch) => branch.forms.length > 0));
+  let merged = new Map<Group, ConvForm>();
+  let refused = false;
+  for (let settled = false; !settled;) {
+    settled = true;
+    merged = new Map();
+    for (const group of groupsOf([...active])) {
+      if (trivial(group)) continue;
+      const result = sumForms(group.forms);
+      const form = "form" in result ? result.form : undefined;
+      const reason = form ? costProblem(group, form) : "reason" in result ? result.reason : "";
+      if (!form || reason) {
+        // One branch alone in its group is a chain that would not compose profitably.
+        const what = group.branches.size > 1 ? "merged with the other branches" : "composed";
+        for (const branch of group.branches) {
+          notes.push({ node: branch.term.node, reason: `not ${what}: ${reason}` });
+          active.delete(branch);
+        }
+        settled = false;
+        refused = true;
+        break;
+      }
+      merged.set(group, form);
     }
-    const ranked = [...classes.values()].sort((a, b) => b.length - a.length);
-    for (const other of ranked.slice(1)) {
-      for (const conv of other) {
+  }
+  const dissolved = new Set([...merged.keys()].flatMap((group) => [...group.branches]));
+  return { branches, merged, dissolved, notes, refused };
+}
+
+/** Why a merged conv does not pay, or undefined. */
+function costProblem(group: Group, form: ConvForm): string | undefined {
+  const merged = formCost(form), before = originalCost(group);
+  if (merged <= before) return undefined;
+  const [kh, kw] = form.window.kernel;
+  return `one ${kh}x${kw} conv with ${form.groups} groups would cost ${merged} ` +
+    `(FLOPs + ${MOVE_COST} per value moved), the branches cost ${before}`;
+}
+
+/** A form that is just +-x: the tensor itself, with its sign. */
+function asTerm(form: ConvForm): Term | undefined {
+  const identity = identityForm(form.input);
+  if (!identity || form.sources.length > 0 || form.bias.some((b) => b !== 0)) return undefined;
+  if (form.groups !== identity.groups || form.window.kernel.some((k) => k !== 1)) return undefined;
+  if (form.weight.every((w) => w === 1)) return { node: form.input, sign: 1 };
+  return form.weight.every((w) => w === -1) ? { node: form.input, sign: -1 } : undefined;
+}
+
+/** Explains branches that stay: read elsewhere, at another stride, or alone on their tensor. */
+function explainKept(chosen: Attempt, env: SumEnv): void {
+  const { context, uses } = env;
+  const formed = chosen.branches.filter((b) => b.forms.some((form) => form.sources.length > 0));
+  const reads = (branch: Branch, input: Node) =>
+    branch.forms.some((form) => form.input === input) ||
+    (isWindowed(branch.term.node) && branch.term.node.inputs[0] === input);
+  const noted = new Set(chosen.notes.map((note) => note.node));
+  for (const branch of chosen.branches) {
+    const node = branch.term.node;
+    if (chosen.dissolved.has(branch) || noted.has(node)) continue;
+    if (isWindowed(node) && !uses.only(node)) {
+      const peer = formed.find((other) => other !== branch && reads(other, node.inputs[0]));
+      if (peer) {
         context.explain(
-          conv,
-          `not merged with ${context.describe(ranked[0][0])}: ${classOf(conv)} differs from ${
-            classOf(ranked[0][0])
-          }`,
+          node,
+          `not merged with ${context.describe(peer.term.node)}: it is also read elsewhere`,
         );
       }
+      continue;
     }
-    const group: Conv[] = [];
-    for (const conv of ranked[0]) {
-      const problem = !uses.only(conv)
-        ? "it is also read elsewhere"
-        : !constant(conv.inputs[1]) || (conv.inputs[2] && !constant(conv.inputs[2]))
-        ? "its kernel or bias is computed, not constant"
-        : centringProblem(conv);
-      if (problem) {
-        context.explain(conv, `not merged with the other branches on the same input: ${problem}`);
-      } else group.push(conv);
-    }
-    const withIdentity = identities > 0 && group.length > 0 &&
-      sameShape(group[0].type.shape, x.type.shape);
-    const count = group.length + (withIdentity ? identities : 0);
-    if (count < 2 || group.length === 0) continue;
-    placed.set(group[0], mergeBranches(group, withIdentity ? identities : 0, names));
-    for (const conv of group) consumed.add(conv);
-    if (withIdentity) consumed.add(x);
-  }
-  if (placed.size === 0) return undefined;
-  const leaves: Node[] = [];
-  for (const leaf of sum.leaves) {
-    const merged = placed.get(leaf);
-    if (!consumed.has(leaf)) leaves.push(leaf);
-    else if (merged) {
-      leaves.push(merged);
-      placed.delete(leaf);
+    const own = branch.forms.find((form) => form.sources.length > 0);
+    if (!own) continue;
+    const peers = chosen.branches.filter((other) => other !== branch && reads(other, own.input));
+    const strided = peers.find((other) =>
+      other.forms.some((form) =>
+        form.input === own.input && `${form.window.stride}` !== `${own.window.stride}`
+      )
+    );
+    if (strided) {
+      const theirs = strided.forms.find((form) => form.input === own.input)!;
+      context.explain(
+        node,
+        `not merged with ${context.describe(strided.term.node)}: stride [${own.window.stride}] ` +
+          `differs from [${theirs.window.stride}]`,
+      );
+    } else if (peers.length === 0 && formed.length > 1) {
+      context.explain(node, `not merged: no other branch reads ${context.describe(own.input)}`);
     }
   }
-  return buildSum(leaves, sum.root.type.shape);
 }
 
-function mergeGraph(graph: Graph, context: PassContext): Graph {
-  const uses = new Uses(graph);
-  const names = new NameTable(graph);
-  const plan = new Map<Node, Node>();
-  for (const sum of findSums(uses)) {
-    const merged = mergeSum(sum, uses, names, context);
-    if (merged) plan.set(sum.root, merged);
+const isWindowed = (node: Node): node is Node<"conv2d" | "avgpool"> =>
+  node.op === "conv2d" || node.op === "avgpool";
+
+function mergeSum(sum: Sum, env: SumEnv): SumRewriteResult | undefined {
+  const composed = attempt(sum, env, true);
+  const plain = composed.refused ? attempt(sum, env, false) : undefined;
+  const chosen = plain && plain.dissolved.size > composed.dissolved.size ? plain : composed;
+  for (const { node, reason } of chosen.notes) env.context.explain(node, reason);
+  explainKept(chosen, env);
+  if (chosen.dissolved.size === 0) return undefined;
+  // One conv per merged group, where its first branch stood; the rest in their order.
+  const firstOf = new Map<Branch, Group[]>();
+  for (const group of chosen.merged.keys()) {
+    const first = chosen.branches.find((branch) => group.branches.has(branch))!;
+    firstOf.set(first, [...(firstOf.get(first) ?? []), group]);
   }
-  return substitute(graph, plan);
+  const inGroup = new Set([...chosen.merged.keys()].flatMap((group) => group.forms));
+  const terms: Term[] = [];
+  for (const branch of chosen.branches) {
+    if (!chosen.dissolved.has(branch)) {
+      terms.push(branch.term);
+      continue;
+    }
+    for (const group of firstOf.get(branch) ?? []) {
+      terms.push({ node: formConv(chosen.merged.get(group)!, env.names), sign: 1 });
+    }
+    // A dissolved branch may also read a tensor nothing else reads: that part stays its own conv.
+    for (const form of branch.forms) {
+      if (inGroup.has(form)) continue;
+      terms.push(asTerm(form) ?? { node: formConv(form, env.names), sign: 1 });
+    }
+  }
+  const sources = [...chosen.merged.keys()].flatMap((group) =>
+    group.forms.flatMap((f) => f.sources)
+  );
+  return { value: buildSum(terms, sum.root.type.shape), dissolved: sources };
 }
 
 /** The merge-parallel-convs pass. */
 export const mergeParallelConvs: Pass = {
   name: "merge-parallel-convs",
-  summary: "merge summed conv branches on the same input (and identity branches) into one conv",
-  run: mergeGraph,
+  summary: "merge the branches of a sum that read one tensor (convs, pools, identities, their " +
+    "scales and chains) into one conv",
+  run: (graph, context) => rewriteSums(graph, context, mergeSum),
 };

@@ -46,6 +46,8 @@ export function resolveWeights(doc: ModelDocument, external?: ExternalTensors): 
     }
   }
   const used: string[] = [];
+  const suggester = new Suggester();
+  let candidates: string[] | undefined;
   for (const [name, path] of doc.weightRefs) {
     if (names.has(name)) {
       used.push(name);
@@ -54,7 +56,8 @@ export function resolveWeights(doc: ModelDocument, external?: ExternalTensors): 
     const where = external
       ? `, nor a tensor in ${external.label}`
       : ", and the model has no weights file";
-    const guess = closest(name, [...doc.declared.keys(), ...names]);
+    candidates ??= [...doc.declared.keys(), ...names];
+    const guess = suggester.closest(name, candidates);
     const hint = guess ? ` (did you mean "${guess}"?)` : "";
     problems.add(
       path,
@@ -166,26 +169,49 @@ function lookup(values: ReadonlyMap<string, Node>, name: string, file: string): 
   return node;
 }
 
-/** The candidate nearest to `name` by edit distance, if it is near enough to be a typo. */
-function closest(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined, bestDistance = Math.max(2, Math.floor(name.length / 4)) + 1;
-  for (const candidate of candidates) {
-    if (Math.abs(candidate.length - name.length) >= bestDistance) continue;
-    const distance = editDistance(name, candidate);
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+/** "did you mean" looks at names up to this long; longer ones are no typos worth guessing. */
+const MAX_SUGGESTED_NAME = 256;
+
+/** Edit-distance cells "did you mean" may spend on one model: a few milliseconds at most. */
+const SUGGESTION_BUDGET = 4_000_000;
+
+/** Picks near names for typos within a fixed amount of work, however many or long the names. */
+class Suggester {
+  #budget = SUGGESTION_BUDGET;
+
+  /** The candidate nearest to `name` by edit distance, if it is near enough to be a typo. */
+  closest(name: string, candidates: readonly string[]): string | undefined {
+    if (name.length > MAX_SUGGESTED_NAME) return undefined;
+    let best: string | undefined, limit = Math.max(2, Math.floor(name.length / 4)) + 1;
+    for (const candidate of candidates) {
+      if (Math.abs(candidate.length - name.length) >= limit) continue;
+      this.#budget -= name.length * (2 * limit + 1);
+      if (this.#budget < 0) return best;
+      const distance = boundedDistance(name, candidate, limit);
+      if (distance < limit) [best, limit] = [candidate, distance];
+    }
+    return best;
   }
-  return best;
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+/**
+ * Levenshtein distance of `a` and `b` when it is below `limit`, else `limit`:
+ * only the diagonal band |i - j| < limit is computed, O(|a| * limit).
+ */
+function boundedDistance(a: string, b: string, limit: number): number {
+  const far = limit;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => (j < limit ? j : far));
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
+    const current = new Array<number>(b.length + 1).fill(far);
+    current[0] = i < limit ? i : far;
+    let rowBest = current[0];
+    for (let j = Math.max(1, i - limit + 1); j <= Math.min(b.length, i + limit - 1); j++) {
       const substitute = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitute));
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, substitute, far);
+      rowBest = Math.min(rowBest, current[j]);
     }
+    if (rowBest >= limit) return limit;
     previous = current;
   }
-  return previous[b.length];
+  return Math.min(previous[b.length], limit);
 }

@@ -5,6 +5,7 @@
  * from the schema's `default` keywords, so the schema stays the one source.
  */
 import { type DType, MAX_TENSOR_ELEMENTS, type OpName } from "../../ir/mod.ts";
+import { staysInside } from "../inside.ts";
 import { parseJsonText } from "./json_text.ts";
 import { formatPath, type PathStep, Problems } from "./problems.ts";
 import { attrsSchema, type Schema, validateModel } from "./schema.ts";
@@ -101,6 +102,8 @@ export function readDocument(text: string, file: string): ModelDocument {
   const weightsFile = raw.weights?.file;
   if (weightsFile !== undefined && /^([/\\]|[A-Za-z]:)/.test(weightsFile)) {
     problems.add(["weights", "file"], "must be a path relative to the model file");
+  } else if (weightsFile !== undefined && !staysInside(weightsFile)) {
+    problems.add(["weights", "file"], `"${weightsFile}" leaves the model's folder (it uses ..)`);
   }
 
   // A duplicate name was reported above; references resolve to the first declaration.

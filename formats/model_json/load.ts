@@ -5,6 +5,7 @@
  */
 import { dirname, join } from "node:path";
 import { type Graph, RefoldError } from "../../ir/mod.ts";
+import { realPathInside } from "../inside.ts";
 import { openSafetensors, READABLE_DTYPES, type SafetensorsReader } from "../safetensors.ts";
 import { buildGraph, checkBatch, checkFinite, resolveWeights, type WeightTensor } from "./build.ts";
 import { readDocument } from "./document.ts";
@@ -17,6 +18,8 @@ export const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
 export interface LoadOptions {
   /** The value of the batch dimension "N" (default 1). */
   batch?: number;
+  /** Called with the real path of every file read (the model, its weights). */
+  onFile?: (path: string) => void;
 }
 
 /** Options of parseModel. */
@@ -31,11 +34,12 @@ export interface ParseModelOptions extends LoadOptions {
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<Graph> {
   checkBatch(options.batch ?? 1, path);
   const text = await readModelText(path);
+  options.onFile?.(path);
   const doc = readDocument(text, path);
   let reader: SafetensorsReader | undefined;
   try {
     if (doc.weightsFile !== undefined) {
-      reader = await openWeights(join(dirname(path), doc.weightsFile), path);
+      reader = await openWeights(doc.weightsFile, path, options.onFile);
     }
     const external = reader && { label: reader.file, names: reader.tensors.keys() };
     const used = resolveWeights(doc, external);
@@ -108,16 +112,29 @@ async function readModelText(path: string): Promise<string> {
   }
 }
 
-async function openWeights(weightsPath: string, modelPath: string): Promise<SafetensorsReader> {
+/** Opens the weights file, which must lie in the model's folder once links are resolved. */
+async function openWeights(
+  name: string,
+  modelPath: string,
+  onFile?: (path: string) => void,
+): Promise<SafetensorsReader> {
+  const weightsPath = join(dirname(modelPath), name);
   try {
-    const { isFile } = await Deno.stat(weightsPath);
+    const real = realPathInside(dirname(modelPath), name, {
+      describe: `$.weights.file: "${name}"`,
+      file: modelPath,
+    });
+    if (real === undefined) throw new Deno.errors.NotFound();
+    const { isFile } = await Deno.stat(real);
     if (!isFile) throw new Error("not a file");
+    onFile?.(real);
+    return await openSafetensors(real, { label: weightsPath });
   } catch (error) {
+    if (error instanceof RefoldError) throw error;
     throw new RefoldError(`$.weights.file: cannot open ${weightsPath}: ${describeOsError(error)}`, {
       file: modelPath,
     });
   }
-  return await openSafetensors(weightsPath);
 }
 
 /** "No such file or directory", without Deno's "(os error 2): stat '/path'" tail. */

@@ -13,10 +13,12 @@ import {
   evaluateNode,
   makeNode,
   makeWeight,
+  MAX_FOLDED_VALUES,
   type Node,
   type OpAttrs,
   type OpName,
   RefoldError,
+  sizeOf,
 } from "../../ir/mod.ts";
 import { builtNodeProblem } from "../node_checks.ts";
 import type { ConstTensor, TensorSource } from "./tensor.ts";
@@ -40,6 +42,13 @@ export const nodeValue = (node: Node): Value => ({ kind: "node", node });
 /** A constant value. */
 export const constValue = (tensor: ConstTensor): Value => ({ kind: "const", tensor });
 
+/**
+ * Values all constants folded during one import may hold together, beyond
+ * twice the values of the model's initializers (which transposes and scales
+ * of weights legitimately copy): 128 MiB in float64.
+ */
+export const MAX_FOLDED_TOTAL = 2 ** 24;
+
 /** Shared import state; one per imported file. */
 export class ImportContext {
   /** Description of the ONNX node being mapped: `node "name" (#3 Conv, opset 17)`. */
@@ -47,6 +56,9 @@ export class ImportContext {
   readonly #weights = new Map<ConstTensor, Node<"weight">>();
   readonly #weightNames = new Set<string>();
   readonly #derived = new Map<ConstTensor, Map<string, ConstTensor>>();
+  /** Values constant folding may still make in this import. */
+  #foldAllowance: number;
+  readonly #foldTotal: number;
 
   /** The model file, for messages. */
   readonly file: string;
@@ -62,8 +74,12 @@ export class ImportContext {
       source: TensorSource;
       opset: number;
       batchOverride?: readonly [number, number];
+      /** Values of all initializers together. */
+      initializerValues?: number;
     },
   ) {
+    this.#foldTotal = MAX_FOLDED_TOTAL + 2 * (options.initializerValues ?? 0);
+    this.#foldAllowance = this.#foldTotal;
     this.source = options.source;
     this.file = options.source.file;
     this.opset = options.opset;
@@ -73,6 +89,29 @@ export class ImportContext {
   /** Throws a one-line error naming the file and the node being mapped. */
   fail(problem: string): never {
     throw new RefoldError(problem, { file: this.file, node: this.where || undefined });
+  }
+
+  /**
+   * Charges a constant of `values` values that is about to be folded from
+   * constants of at most `largestInput` values, before anything is allocated:
+   * fails, naming the node, when it is over MAX_FOLDED_VALUES and larger than
+   * its inputs, or when this import's folding would pass MAX_FOLDED_TOTAL.
+   */
+  fold(values: number, largestInput = 0): void {
+    if (!(values <= Math.max(MAX_FOLDED_VALUES, largestInput))) {
+      this.fail(
+        `folding it would make a constant of ${values} values from inputs of at most ` +
+          `${largestInput}; refold folds constants of up to ${MAX_FOLDED_VALUES} values ` +
+          "unless an input is as large",
+      );
+    }
+    this.#foldAllowance -= values;
+    if (this.#foldAllowance < 0) {
+      this.fail(
+        `constant folding would pass ${this.#foldTotal} values in this model ` +
+          `(${MAX_FOLDED_TOTAL} plus twice its initializers); refusing to fold more`,
+      );
+    }
   }
 
   /** The IR node of a value; a float constant becomes a (shared) weight. */
@@ -96,6 +135,12 @@ export class ImportContext {
         `its ${role} "${tensor.name}" is an ${tensor.dtype} tensor; refold takes integer tensors only in shape computations`,
       );
     }
+    if (tensor.data.length === 0) {
+      this.fail(
+        `its ${role} "${tensor.name}" is empty (shape [${tensor.shape}]); refold does not ` +
+          "compute on zero-size tensors",
+      );
+    }
     const data = tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data);
     // Checked here rather than by the final verifyGraph, so that the message names the node.
     const bad = data.findIndex((value) => !Number.isFinite(value));
@@ -111,6 +156,7 @@ export class ImportContext {
   derive(tensor: ConstTensor, key: string, make: () => ConstTensor): ConstTensor {
     const known = this.#derived.get(tensor) ?? new Map<string, ConstTensor>();
     this.#derived.set(tensor, known);
+    if (!known.has(key)) this.fold(tensor.data.length, tensor.data.length);
     const made = known.get(key) ?? make();
     known.set(key, made);
     return made;
@@ -147,6 +193,8 @@ export class ImportContext {
     if (inputs.length === 0 || !inputs.every((input) => input.op === "weight")) {
       return nodeValue(node);
     }
+    const largest = inputs.reduce((most, input) => Math.max(most, input.data!.length), 0);
+    this.fold(sizeOf(node.type.shape), largest);
     const data = evaluateNode(
       node,
       inputs.map((input) => ({

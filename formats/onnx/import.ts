@@ -14,6 +14,7 @@ import {
   isValidShape,
   makeInput,
   type Node,
+  oneLine,
   RefoldError,
   verifyGraph,
 } from "../../ir/mod.ts";
@@ -30,6 +31,7 @@ import {
   Attributes,
   DataType,
   decodeModel,
+  type DimensionProto,
   type ModelProto,
   type NodeProto,
   toInt,
@@ -43,8 +45,12 @@ export interface ImportOptions {
   readonly file: string;
   /** Batch size for a symbolic first input dimension (default 1) or to replace a baked one. */
   readonly batch?: number;
-  /** Directory of external data files (default: the directory of `file`). */
+  /** Directory of external data files (default: the directory of `file`); they must lie inside it. */
   readonly externalDataDir?: string;
+  /** Called with the real path of every file read (external data; loadOnnx adds the model). */
+  readonly onFile?: (path: string) => void;
+  /** Static shapes for inputs by name, for symbolic dimensions (--input-shape). */
+  readonly inputShapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 /** The opsets of the default domain refold reads. */
@@ -88,10 +94,14 @@ function inputShape(
       `has element type ${dataTypeName(tensorType!.elem_type ?? 0)}; refold takes float32 inputs`,
     );
   }
+  const given = options.inputShapes?.[info.name ?? ""];
+  if (given && !tensorType!.shape?.dim) return { shape: [...given] };
   const dims = tensorType!.shape?.dim ?? fail("has no shape; re-export with a static input shape");
+  if (given) return givenShape(info, dims!, given, options);
   let baked: number | undefined;
   const shape = dims!.map((dim, axis) => {
     const value = toInt(dim.dim_value);
+    if (value < 0) fail(`has dimension ${axis} = ${value}; a dimension is never negative`);
     if (axis === 0) {
       if (value > 0) baked = value;
       return options.batch ?? (value > 0 ? value : 1);
@@ -106,6 +116,63 @@ function inputShape(
     fail(`has shape [${shape}], more than 2^30 elements`);
   }
   return { shape, baked };
+}
+
+/** An --input-shape for an input, checked against the dimensions the model fixes. */
+function givenShape(
+  info: ValueInfoProto,
+  dims: readonly DimensionProto[],
+  given: readonly number[],
+  options: ImportOptions,
+): { shape: number[]; baked?: number } {
+  const fail = (problem: string): never => {
+    throw new RefoldError(`input "${info.name}" ${problem}`, { file: options.file });
+  };
+  if (dims.length !== given.length) {
+    fail(`has ${dims.length} dimensions; --input-shape gives ${given.length} ([${given}])`);
+  }
+  if (options.batch !== undefined && options.batch !== given[0]) {
+    fail(`gets batch ${options.batch} from --batch but ${given[0]} from --input-shape [${given}]`);
+  }
+  let baked: number | undefined;
+  dims.forEach((dim, axis) => {
+    const value = toInt(dim.dim_value);
+    if (value > 0 && axis === 0) baked = value;
+    else if (value > 0 && value !== given[axis]) {
+      fail(`has dimension ${axis} fixed at ${value}; --input-shape gives ${given[axis]}`);
+    }
+  });
+  return { shape: [...given], baked };
+}
+
+/**
+ * Refuses a model with more than one node whose op refold does not map, in
+ * one message listing them all (one such node gets mapNode's message, which
+ * says where it is).
+ */
+function checkOpsSupported(nodes: readonly NodeProto[], file: string): void {
+  const missing = new Map<string, string[]>();
+  let total = 0;
+  nodes.forEach((node, index) => {
+    const op = node.op_type ?? "";
+    const foreign = node.domain && node.domain !== "ai.onnx";
+    if (!foreign && Object.hasOwn(MAPPERS, op)) return;
+    const key = foreign ? `${node.domain}.${op}` : op;
+    const where = node.name ? `#${index} "${node.name}"` : `#${index}`;
+    missing.set(key, [...(missing.get(key) ?? []), where]);
+    total++;
+  });
+  if (total < 2) return;
+  const list = [...missing].map(([op, at]) =>
+    `${op} (node${at.length > 1 ? "s" : ""} ${at.slice(0, 3).join(", ")}${
+      at.length > 3 ? `, and ${at.length - 3} more` : ""
+    })`
+  );
+  throw new RefoldError(
+    `${total} nodes use ops refold does not map: ${list.join(", ")} ` +
+      "(docs/onnx.md lists the ops refold maps)",
+    { file },
+  );
 }
 
 function describe(node: NodeProto, index: number, opset: number): string {
@@ -135,12 +202,14 @@ function mapNode(ctx: ImportContext, node: NodeProto, values: Map<string, Value>
     results = mapper(ctx, { inputs, attrs: new Attributes(node), outputs });
   } catch (error) {
     if (!(error instanceof RefoldError)) {
-      return ctx.fail(`internal error: ${error instanceof Error ? error.message : error}`);
+      // A bug in refold, not in the model: it stays an internal error (exit 70), located.
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(`${ctx.file}: ${ctx.where}: ${message}`, { cause: error });
     }
     if (error.location.node) throw error;
     // Re-locate an error raised below the mapper (say, by a tensor decoder) at this node.
     const { file } = error.location;
-    return ctx.fail(file ? error.message.slice(file.length + 2) : error.message);
+    return ctx.fail(file ? error.message.slice(oneLine(file).length + 2) : error.message);
   }
   outputs.forEach((name, i) => {
     if (name === "") return;
@@ -160,27 +229,66 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
   const model = decodeModel(bytes, file);
   const opset = defaultOpset(model, file);
   const graph = model.graph!;
-  const source = { file, externalDataDir: options.externalDataDir ?? dirname(file) };
+  const source = {
+    file,
+    externalDataDir: options.externalDataDir ?? dirname(file),
+    onFile: options.onFile,
+  };
   const values = new Map<string, Value>();
+  let initializerValues = 0;
   for (const initializer of graph.initializer ?? []) {
-    values.set(initializer.name ?? "", constValue(readTensor(initializer, source)));
+    const name = initializer.name ?? "";
+    if (values.has(name)) {
+      throw new RefoldError(`initializer "${name}" is declared twice; ONNX names each value once`, {
+        file,
+      });
+    }
+    const tensor = readTensor(initializer, source);
+    initializerValues += tensor.data.length;
+    values.set(name, constValue(tensor));
   }
+  checkOpsSupported(graph.node ?? [], file);
   const inputs: Node<"input">[] = [];
   let batchOverride: [number, number] | undefined;
   const initializers = new Set(values.keys());
+  const irVersion = toInt(model.ir_version ?? 0);
   for (const info of graph.input ?? []) {
-    if (initializers.has(info.name ?? "")) continue; // initializers listed as inputs (IR version < 4)
+    if (initializers.has(info.name ?? "")) {
+      if (irVersion < 4) continue; // before IR version 4 every initializer is listed as an input
+      // From IR version 4 on, an input's initializer is only its default: the caller may feed it.
+      throw new RefoldError(
+        `input "${info.name}" is also an initializer, which at IR version ${irVersion} makes ` +
+          "it an input with a default value, not a constant; re-export without " +
+          "keep_initializers_as_inputs (or drop it from the graph inputs) to compile it as a weight",
+        { file },
+      );
+    }
     if (!info.name) throw new RefoldError("a graph input has no name", { file });
     if (values.has(info.name)) {
       throw new RefoldError(`input "${info.name}" is declared twice`, { file });
     }
     const { shape, baked } = inputShape(info, options);
+    if (!isValidShape(shape)) {
+      throw new RefoldError(`input "${info.name}" has shape [${shape}], not a valid shape`, {
+        file,
+      });
+    }
     if (baked !== undefined && baked !== shape[0]) batchOverride ??= [baked, shape[0]];
     const input = makeInput(info.name ?? "", shape);
     inputs.push(input);
     values.set(input.attrs.name, nodeValue(input));
   }
-  const ctx = new ImportContext({ source, opset, batchOverride });
+  for (const name of Object.keys(options.inputShapes ?? {})) {
+    if (!inputs.some((input) => input.attrs.name === name)) {
+      throw new RefoldError(
+        `--input-shape names "${name}", which is no input of the model (inputs: ${
+          inputs.map((input) => JSON.stringify(input.attrs.name)).join(", ")
+        })`,
+        { file },
+      );
+    }
+  }
+  const ctx = new ImportContext({ source, opset, batchOverride, initializerValues });
   (graph.node ?? []).forEach((node, index) => {
     ctx.where = describe(node, index, opset);
     mapNode(ctx, node, values);
@@ -201,13 +309,14 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
 /** Reads and imports an ONNX file; external data is looked up beside it. */
 export async function loadOnnx(
   path: string,
-  options: { batch?: number; externalDataDir?: string } = {},
+  options: Omit<ImportOptions, "file"> = {},
 ): Promise<Graph> {
   let bytes: Uint8Array;
   try {
     // Reading a FIFO or a device would block or never end: only regular files are models.
     if (!(await Deno.stat(path)).isFile) throw new RefoldError("is not a file", { file: path });
     bytes = await Deno.readFile(path);
+    options.onFile?.(path);
   } catch (error) {
     if (error instanceof RefoldError) throw error;
     const reason = error instanceof Deno.errors.NotFound

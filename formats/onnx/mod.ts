@@ -13,3 +13,4 @@ export {
   type QuantizeRule,
   writeOnnx,
 } from "./export.ts";
+export { MAX_FOLDED_TOTAL } from "./context.ts";

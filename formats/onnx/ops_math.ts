@@ -5,7 +5,7 @@
  * `out = 0; out += branch` as an Add of a 0.0 constant, and the passes should
  * see the branches themselves.
  */
-import { broadcastShapes, sameShape } from "../../ir/mod.ts";
+import { broadcastShapes, sameShape, sizeOf } from "../../ir/mod.ts";
 import { constValue, type ImportContext, type Value } from "./context.ts";
 import { arithmetic, broadcastConst, reshaped } from "./fold.ts";
 import {
@@ -22,7 +22,9 @@ type BinaryOp = "add" | "sub" | "mul" | "div";
 /** True when `value` is a constant filled with `fill` whose broadcast leaves `other`'s shape alone. */
 function isNeutral(value: Value, other: Value, fill: number): boolean {
   const tensor = constOf(value);
-  if (!tensor || tensor.dtype !== "float" || !tensor.data.every((x) => x === fill)) return false;
+  // An empty constant is no neutral element: x + empty is empty, not x.
+  if (!tensor || tensor.dtype !== "float" || tensor.data.length === 0) return false;
+  if (!tensor.data.every((x) => x === fill)) return false;
   const otherShape = other.kind === "node" ? other.node.type.shape : undefined;
   if (!otherShape) return false;
   const out = broadcastShapes(tensor.shape, otherShape);
@@ -37,7 +39,10 @@ function binary(onnxOp: string, op: BinaryOp): Mapper {
     if (ta && tb) {
       if (ta.dtype !== tb.dtype) ctx.fail(`mixes ${ta.dtype} and ${tb.dtype} tensors`);
       const shape = broadcastShapes(ta.shape, tb.shape);
-      if (shape) checkConstShape(ctx, shape, "the broadcast shape");
+      if (shape) {
+        checkConstShape(ctx, shape, "the broadcast shape");
+        ctx.fold(sizeOf(shape), Math.max(ta.data.length, tb.data.length));
+      }
       const out = broadcastConst(ta, tb, arithmetic(onnxOp, ta.dtype), ta.dtype, outName(args));
       return [
         out ? constValue(out) : ctx.fail(`shapes [${ta.shape}] and [${tb.shape}] do not broadcast`),
@@ -69,7 +74,10 @@ function compare(onnxOp: string): Mapper {
     const a = requireConst(ctx, args.inputs[0], "input 0"),
       b = requireConst(ctx, args.inputs[1], "input 1");
     const shape = broadcastShapes(a.shape, b.shape);
-    if (shape) checkConstShape(ctx, shape, "the broadcast shape");
+    if (shape) {
+      checkConstShape(ctx, shape, "the broadcast shape");
+      ctx.fold(sizeOf(shape), Math.max(a.data.length, b.data.length));
+    }
     const result = onnxOp === "Min" || onnxOp === "Max" ? a.dtype : "bool";
     const out = broadcastConst(a, b, arithmetic(onnxOp, a.dtype), result, outName(args));
     return [out ? constValue(out) : ctx.fail("inputs do not broadcast")];
@@ -79,6 +87,7 @@ function compare(onnxOp: string): Mapper {
 function constUnary(onnxOp: string, apply: (x: number) => number): Mapper {
   return foldOnly(onnxOp, (ctx: ImportContext, args) => {
     const x = requireConst(ctx, args.inputs[0], "input");
+    ctx.fold(x.data.length, x.data.length);
     const out = reshaped(x, x.shape, outName(args));
     const round = x.dtype === "float" ? Math.fround : (value: number) => value;
     return [constValue({ ...out, data: x.data.map((value) => round(apply(value))) })];

@@ -11,8 +11,9 @@ import { constOf, type Mapper, type MapperArgs, outName } from "./mapper.ts";
 import type { ConstTensor } from "./tensor.ts";
 
 /** Scales a float constant, keeping it (and its name) when the factor is 1. */
-function scaled(tensor: ConstTensor, factor: number): ConstTensor {
+function scaled(ctx: ImportContext, tensor: ConstTensor, factor: number): ConstTensor {
   if (factor === 1) return tensor;
+  ctx.fold(tensor.data.length, tensor.data.length);
   // alpha (A B) = A (alpha B): exact up to the float32 rounding of alpha B.
   return { ...tensor, data: tensor.data.map((value) => Math.fround(value * factor)) };
 }
@@ -34,7 +35,7 @@ const gemm: Mapper = (ctx, args) => {
   if (!Number.isFinite(alpha) || !Number.isFinite(beta)) {
     ctx.fail(`alpha ${alpha} and beta ${beta} must be finite`);
   }
-  const w = ctx.weight(scaled(weight, alpha), "B");
+  const w = ctx.weight(scaled(ctx, weight, alpha), "B");
   const n = w.type.shape[0];
   const c = args.inputs[2];
   const cConst = constOf(c);
@@ -43,14 +44,16 @@ const gemm: Mapper = (ctx, args) => {
     cConst.shape.every((d, i, all) => i === all.length - 1 || d === 1)
   ) {
     const bias = ctx.weight(
-      cConst.shape.length === 1 && beta === 1 ? cConst : { ...scaled(cConst, beta), shape: [n] },
+      cConst.shape.length === 1 && beta === 1
+        ? cConst
+        : { ...scaled(ctx, cConst, beta), shape: [n] },
       "C",
     );
     return [ctx.emit("linear", [a, w, bias], { groups: 1 }, name)];
   }
   const product = ctx.emit("linear", [a, w], { groups: 1 }, c ? `${name}/AB` : name);
   if (!c || (cConst && cConst.data.every((v) => v === 0))) return [product];
-  let term = ctx.node(cConst ? constValue(scaled(cConst, beta)) : c, "C");
+  let term = ctx.node(cConst ? constValue(scaled(ctx, cConst, beta)) : c, "C");
   if (!cConst && beta !== 1) {
     const factor = ctx.weight({
       dtype: "float",

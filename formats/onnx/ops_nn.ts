@@ -3,7 +3,8 @@
  * over H and W, and Pad (Gemm and MatMul are in ops_matmul.ts). Only 2-D (NCHW) convolution and pooling
  * exist in the IR. A zero Pad is kept aside as a "padded" value and folded
  * into the AveragePool or Conv that reads it: torch exports AvgPool2d as
- * Pad -> AveragePool, usually with all-zero pads, which vanish.
+ * Pad -> AveragePool, usually with all-zero pads, which vanish. A zero Pad of
+ * a bias-free, unpadded 1x1 conv becomes that conv's padding (DBB's BNAndPad).
  */
 import type { Node } from "../../ir/mod.ts";
 import type { ImportContext, Value } from "./context.ts";
@@ -229,8 +230,26 @@ const pad: Mapper = (ctx, args) => {
   const previous: Quad = input.kind === "padded" ? [...input.pads] : [0, 0, 0, 0];
   const node = input.kind === "padded" ? input.node : ctx.node(input);
   const pads = addQuads(previous, [begin[2], begin[3], end[2], end[3]]);
+  const padsItself = padsAsPointwiseConv(node);
+  if (padsItself) {
+    return [ctx.emit("conv2d", padsItself.inputs, { ...padsItself.attrs, pads }, outName(args))];
+  }
   return [{ kind: "padded", node, pads, where: ctx.where }];
 };
+
+/**
+ * A bias-free, unpadded 1x1 conv with stride 1 maps zeros to zeros, so zero
+ * padding its output is the same conv padding its input: pad(conv1x1(x)) =
+ * conv1x1{pads}(x). DiverseBranchBlock's BNAndPad, written bn(pad(x)), then
+ * imports as a padded 1x1 conv followed by the BN, which the compiler folds.
+ */
+function padsAsPointwiseConv(node: Node): Node<"conv2d"> | undefined {
+  if (node.op !== "conv2d" || node.inputs.length !== 2) return undefined;
+  const [, , kh, kw] = node.inputs[1].type.shape;
+  const { stride, pads } = node.attrs;
+  const pointwise = kh === 1 && kw === 1 && stride[0] === 1 && stride[1] === 1;
+  return pointwise && pads.every((pad) => pad === 0) ? node : undefined;
+}
 
 function intsOrFloat(ctx: ImportContext, value: Value): number {
   const tensor = constOf(value) ?? ctx.fail("its constant_value is computed at run time");

@@ -132,6 +132,7 @@ const transposeOp: Mapper = (ctx, args) => {
   if (tensor) {
     const valid = perm.length === rank && [...perm].sort((a, b) => a - b).every((a, i) => a === i);
     if (!valid) ctx.fail(`perm [${perm}] is not a permutation of ${rank} axes`);
+    ctx.fold(tensor.data.length, tensor.data.length);
     return [constValue(transposeConst(tensor, perm, outName(args)))];
   }
   return [ctx.emit("transpose", [ctx.node(input)], { perm }, outName(args))];
@@ -151,6 +152,8 @@ const concatOp: Mapper = (ctx, args) => {
       t.shape.every((dim, i) => i === axis || dim === first.shape[i])
     );
     if (!fits) ctx.fail(`inputs [${tensors.map((t) => `[${t.shape}]`)}] do not concatenate`);
+    const sizes = tensors.map((t) => t.data.length);
+    ctx.fold(sizes.reduce((a, b) => a + b, 0), Math.max(...sizes));
     return [constValue(concatConst(tensors, axis, outName(args)))];
   }
   const nodes = inputs.map((input, i) => ctx.node(input, `input ${i}`));
@@ -188,7 +191,10 @@ const castOp: Mapper = (ctx, args) => {
   const dtype = constDType(to) ?? ctx.fail(`Cast to ${dataTypeName(to)} is not supported`);
   const input = args.inputs[0] ?? ctx.fail("missing input");
   const tensor = constOf(input);
-  if (tensor) return [constValue(reshaped(tensor, tensor.shape, outName(args), dtype))];
+  if (tensor) {
+    if (dtype !== tensor.dtype) ctx.fold(tensor.data.length, tensor.data.length);
+    return [constValue(reshaped(tensor, tensor.shape, outName(args), dtype))];
+  }
   if (to !== DataType.FLOAT) {
     ctx.fail(`Cast of a computed float tensor to ${dataTypeName(to)} is not supported`);
   }
@@ -200,6 +206,9 @@ const gatherOp: Mapper = (ctx, args) => {
   const indices = requireConst(ctx, args.inputs[1], "indices");
   const raw = args.attrs.int("axis", 0);
   const axis = normalizeAxis(raw, data.shape.length) ?? ctx.fail(`axis ${raw} is out of range`);
+  const shape = [...data.shape.slice(0, axis), ...indices.shape, ...data.shape.slice(axis + 1)];
+  checkConstShape(ctx, shape, "the gathered shape");
+  ctx.fold(sizeOf(shape), Math.max(data.data.length, indices.data.length));
   const out = gather(data, indices, axis, outName(args));
   return [typeof out === "string" ? ctx.fail(out) : constValue(out)];
 };
@@ -219,13 +228,17 @@ const sliceOp: Mapper = (ctx, args) => {
   if (ends.length !== starts.length || axes.length !== starts.length || axes.length > rank) {
     ctx.fail("starts, ends, axes and steps differ in length");
   }
+  // A slice is never larger than its data, so it is charged once made.
   const out = slice(data, starts, ends, axes, steps, outName(args));
-  return [typeof out === "string" ? ctx.fail(out) : constValue(out)];
+  if (typeof out === "string") return ctx.fail(out);
+  ctx.fold(out.data.length, data.data.length);
+  return [constValue(out)];
 };
 
 const constantOfShape: Mapper = (ctx, args) => {
   const shape = intsOf(ctx, args.inputs[0], "shape");
   checkConstShape(ctx, shape, "shape");
+  ctx.fold(sizeOf(shape));
   const value = args.attrs.tensor("value");
   const fill = value ? readTensor(value, ctx.source) : constant("float", [1], [0], "");
   const data = new Float64Array(sizeOf(shape)).fill(fill.data[0] ?? 0);
@@ -239,6 +252,7 @@ const rangeOp: Mapper = (ctx, args) => {
   const count = Math.max(Math.ceil((limit - start) / delta), 0);
   if (!Number.isSafeInteger(count)) ctx.fail("Range has no finite length");
   checkConstShape(ctx, [count], "the range's shape");
+  ctx.fold(count);
   const dtype = requireConst(ctx, args.inputs[0], "start").dtype;
   const values = Array.from({ length: count }, (_v, i) => start + i * delta);
   return [constValue(constant(dtype, [count], values, outName(args)))];
@@ -249,7 +263,10 @@ const expandOp: Mapper = (ctx, args) => {
   const shape = intsOf(ctx, args.inputs[1], "shape");
   checkConstShape(ctx, shape, "shape");
   const both = broadcastShapes(data.shape, shape);
-  if (both) checkConstShape(ctx, both, "the expanded shape");
+  if (both) {
+    checkConstShape(ctx, both, "the expanded shape");
+    ctx.fold(sizeOf(both), data.data.length);
+  }
   const out = expandConst(data, shape, outName(args));
   return [out ? constValue(out) : ctx.fail(`shape does not broadcast with [${data.shape}]`)];
 };
@@ -260,6 +277,7 @@ const whereOp: Mapper = (ctx, args) => {
   const shape = both && broadcastShapes(condition.shape, both);
   if (!shape) ctx.fail("inputs do not broadcast");
   checkConstShape(ctx, shape!, "the broadcast shape");
+  ctx.fold(sizeOf(shape!), Math.max(condition.data.length, x.data.length, y.data.length));
   const [c, a, b] = [condition, x, y].map((t) => expandConst(t, shape!, "")!);
   const data = c.data.map((flag, i) => (flag ? a.data[i] : b.data[i]));
   return [constValue(constant(x.dtype, shape!, data, outName(args)))];

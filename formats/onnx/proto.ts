@@ -4,7 +4,8 @@
  * writes, and attribute accessors. int64 fields arrive as numbers or Long
  * objects depending on the value; `toInt` normalizes both.
  */
-import protobuf from "protobufjs";
+// deno-lint-ignore no-import-prefix -- versioned here so that refold runs outside its checkout (docs/cli.md)
+import protobuf from "npm:protobufjs@8.8.1";
 import { RefoldError } from "../../ir/mod.ts";
 import { ONNX_PROTO } from "./schema.ts";
 

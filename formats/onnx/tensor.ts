@@ -6,7 +6,7 @@
  * up to 2^53, which every shape fits.
  */
 import { fromHalf, RefoldError, sizeOf } from "../../ir/mod.ts";
-import { isAbsolute, join, normalize } from "node:path";
+import { realPathInside, staysInside } from "../inside.ts";
 import { DataType, type TensorProto, toInt } from "./proto.ts";
 
 /** Element classes of constants: floats become weights, ints and bools only feed shapes. */
@@ -26,8 +26,10 @@ export interface ConstTensor {
 export interface TensorSource {
   /** The model file, for error messages. */
   readonly file: string;
-  /** The directory external data locations are relative to. */
+  /** The directory external data locations are relative to; external data must lie inside it. */
   readonly externalDataDir: string;
+  /** Called with the real path of every external data file read. */
+  readonly onFile?: (path: string) => void;
 }
 
 const ELEMENT_BYTES: Record<number, number> = {
@@ -120,10 +122,14 @@ function readExternal(tensor: TensorProto, bytes: number, source: TensorSource):
     throw new RefoldError(`${what}: ${problem}`, { file: source.file });
   };
   if (!location) fail("external data without a location");
-  if (isAbsolute(location) || normalize(location).split(/[\\/]/).includes("..")) {
+  if (!staysInside(location)) {
     fail(`external data location "${location}" leaves the model's directory`);
   }
-  const path = join(source.externalDataDir, location);
+  // Inside the model's directory after resolving links too: `leak -> /etc/passwd` must not be read.
+  const path = realPathInside(source.externalDataDir, location, {
+    describe: `${what}: external data location "${location}"`,
+    file: source.file,
+  });
   const offset = Number(entries.get("offset") ?? 0);
   const length = entries.has("length") ? Number(entries.get("length")) : undefined;
   if (!Number.isSafeInteger(offset) || offset < 0) fail(`bad external data offset "${offset}"`);
@@ -132,11 +138,13 @@ function readExternal(tensor: TensorProto, bytes: number, source: TensorSource):
   }
   let file: Deno.FsFile;
   try {
+    if (path === undefined) throw new Deno.errors.NotFound();
     // Opening a FIFO would block: external data must be a regular file.
     if (!Deno.statSync(path).isFile) {
       return fail(`external data "${location}" in ${source.externalDataDir} is not a file`);
     }
     file = Deno.openSync(path, { read: true });
+    source.onFile?.(path);
   } catch (error) {
     if (error instanceof RefoldError) throw error;
     return fail(`external data file "${location}" not found in ${source.externalDataDir}`);

@@ -40,15 +40,8 @@ export interface TensorInfo {
   readonly end: number;
 }
 
-/** The format is little-endian; typed arrays use the machine's order. */
-export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Reverses the bytes of each `width`-byte element in place (for big-endian machines). */
-export function swapBytes(bytes: Uint8Array, width: number): void {
-  for (let i = 0; i + width <= bytes.length; i += width) {
-    bytes.subarray(i, i + width).reverse();
-  }
-}
+// The format is little-endian; typed arrays use the machine's order.
+export { LITTLE_ENDIAN, swapBytes } from "../dtypes.ts";
 
 /** The header length from the first 8 bytes, refused when past the file or over the limit. */
 export function checkHeaderLength(prefix: Uint8Array, size: number, file: string): number {
@@ -58,18 +51,18 @@ export function checkHeaderLength(prefix: Uint8Array, size: number, file: string
       { file },
     );
   }
+  // The length is the file's first 8 bytes: messages never print it, since for a file that is
+  // no safetensors at all (a text file, a key) the number would spell those bytes out.
   const length = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (length > BigInt(size - 8)) {
     throw new RefoldError(
-      `header length ${length} exceeds the ${size - 8} bytes after the length field ` +
+      `header length prefix exceeds the ${size - 8} bytes after it ` +
         `(truncated or not a safetensors file)`,
       { file },
     );
   }
   if (length > BigInt(MAX_HEADER_BYTES)) {
-    throw new RefoldError(`header length ${length} is over the ${MAX_HEADER_BYTES} byte limit`, {
-      file,
-    });
+    throw new RefoldError(`header length is over the ${MAX_HEADER_BYTES} byte limit`, { file });
   }
   return Number(length);
 }
@@ -89,12 +82,13 @@ export function parseHeader(
   let header: unknown;
   try {
     header = JSON.parse(text);
-  } catch (error) {
-    const found = locateJsonError(text) ??
-      { offset: text.length, problem: (error as Error).message };
+  } catch {
+    const found = locateJsonError(text) ?? { offset: text.length, problem: "" };
     const { line, column } = lineColumn(text, found.offset);
+    // Where, and the kind of problem, but no character of the file.
+    const problem = found.problem.replace(/, found .*$/, "");
     throw new RefoldError(
-      `header is not valid JSON (line ${line}, column ${column}): ${found.problem}`,
+      `header is not valid JSON (line ${line}, column ${column})${problem ? `: ${problem}` : ""}`,
       { file },
     );
   }

@@ -4,6 +4,7 @@
  * converted to float32 when stored as F16, BF16 or F64.
  */
 import { RefoldError } from "../../ir/mod.ts";
+import { bfloat16ToFloat32, halfToFloat32 } from "../dtypes.ts";
 import {
   checkHeaderLength,
   DTYPE_BYTES,
@@ -160,37 +161,9 @@ async function readFully(
   }
 }
 
-let halfTable: Float32Array | undefined;
-
-/** All 65536 half-precision values, built once: a lookup beats bit twiddling per element. */
-function halfToFloatTable(): Float32Array {
-  if (halfTable) return halfTable;
-  halfTable = new Float32Array(65536);
-  for (let bits = 0; bits < 65536; bits++) {
-    const sign = bits & 0x8000 ? -1 : 1;
-    const exponent = (bits >> 10) & 0x1f;
-    const fraction = bits & 0x3ff;
-    halfTable[bits] = exponent === 0
-      ? sign * fraction * 2 ** -24
-      : exponent === 31
-      ? (fraction ? NaN : sign * Infinity)
-      : sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-  }
-  return halfTable;
-}
-
 function toFloat32(dtype: string, buffer: ArrayBuffer, count: number): Float32Array {
   if (dtype === "F32") return new Float32Array(buffer, 0, count);
   if (dtype === "F64") return new Float32Array(new Float64Array(buffer, 0, count));
   const bits = new Uint16Array(buffer, 0, count);
-  const out = new Float32Array(count);
-  if (dtype === "BF16") {
-    // bfloat16 is the top half of a float32.
-    const words = new Uint32Array(out.buffer);
-    for (let i = 0; i < count; i++) words[i] = bits[i] << 16;
-  } else {
-    const table = halfToFloatTable();
-    for (let i = 0; i < count; i++) out[i] = table[bits[i]];
-  }
-  return out;
+  return dtype === "BF16" ? bfloat16ToFloat32(bits) : halfToFloat32(bits);
 }

@@ -1,28 +1,16 @@
 // Narrow weight files (backends/weight_file.ts, backends/runtime/weight_codec.ts): the decoder
 // gives back exactly what ir/quantize.ts says each region reads back as, on random layouts and
-// on misaligned bytes; the modules of the js, wasm and webgpu targets load narrow files
-// (embedded and beside model.js) and compute what the graph with those weights computes.
+// on misaligned bytes, int8 stored by columns included; the modules of the js and wasm targets
+// (webgpu: tests/webgpu/) load narrow
+// files (embedded and beside model.js) and compute what the graph with those weights computes.
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { jsBackend } from "../../backends/js/mod.ts";
 import { decodeWeightFile } from "../../backends/runtime/weight_codec.ts";
 import { wasmBackend } from "../../backends/wasm/mod.ts";
 import { encodeWeightFile, type StoredRegion } from "../../backends/weight_file.ts";
-import { webgpuBackend } from "../../backends/webgpu/mod.ts";
-import type { EmitOptions, EmitResult } from "../../backends/backend.ts";
-import {
-  type Graph,
-  GraphBuilder,
-  interpret,
-  planWeightStorage,
-  roundTrip,
-  uniform,
-  type WeightDType,
-  withStoredWeights,
-} from "../../ir/mod.ts";
-import { assertClose } from "../_assert.ts";
-import { join } from "../_path.ts";
-import { HAS_GPU, testDevice } from "../webgpu/_helpers.ts";
+import { roundTrip, uniform, type WeightDType } from "../../ir/mod.ts";
+import { checkModule } from "./_weight_module.ts";
 
 /** Random regions over `floats` values, with gaps of zeros between them. */
 const layouts = fc.array(
@@ -117,74 +105,6 @@ Deno.test("a file of the wrong size, and values outside every region, are refuse
   );
 });
 
-/** A grouped conv, a grouped FC and an FC over a 3-D input: kernels with different row counts. */
-function sampleGraph(): Graph {
-  const b = new GraphBuilder("narrow");
-  const x = b.input("x", [1, 4, 6, 5]);
-  const conv = b.conv2d(
-    x,
-    b.weight("conv.k", [6, 2, 3, 3], uniform(108, 1)),
-    b.weight("conv.b", [6], uniform(6, 2)),
-    { groups: 2, padding: 1 },
-  );
-  const rows = b.reshape(b.relu(conv), [6, 30]);
-  const grouped = b.linear(rows, b.weight("fc1.w", [9, 10], uniform(90, 3)), undefined, {
-    groups: 3,
-  });
-  const fc2 = b.linear(
-    b.reshape(grouped, [1, 6, 9]),
-    b.weight("fc2.w", [5, 9], uniform(45, 4, -4, 4)),
-    b.weight("fc2.b", [5], uniform(5, 5)),
-  );
-  b.output("y", fc2);
-  return b.build();
-}
-
-async function writeOut(result: EmitResult): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "refold_narrow_" });
-  for (const file of result.files) {
-    const contents = file.contents;
-    await Deno.writeFile(
-      join(dir, file.path),
-      typeof contents === "string" ? new TextEncoder().encode(contents) : contents,
-    );
-  }
-  return dir;
-}
-
-/** Emits, loads model.js, runs once; checks against the graph holding the stored weights. */
-async function checkModule(
-  backend: { emit(graph: Graph, options?: EmitOptions): Promise<EmitResult> },
-  options: EmitOptions,
-  load: Record<string, unknown> = {},
-): Promise<EmitResult> {
-  const graph = sampleGraph();
-  const result = await backend.emit(graph, options);
-  const dir = await writeOut(result);
-  try {
-    const model = await (await import(`file://${dir}/model.js`)).load(load);
-    const x = uniform(120, 9);
-    const stored = withStoredWeights(graph, planWeightStorage(graph, options.weightDType!));
-    assertClose(await model.run(x), interpret(stored, { x }).y, 1e-6, JSON.stringify(options));
-    // The narrow weights differ from the f32 ones by far more than the tolerance.
-    const { relative } = compareTo(await model.run(x), interpret(graph, { x }).y);
-    assert.ok(relative > 1e-5, `${relative}: do the stored weights reach the module at all?`);
-    model.dispose();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-  return result;
-}
-
-function compareTo(a: Float32Array, b: ArrayLike<number>) {
-  let diff = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return { relative: diff / scale };
-}
-
 for (const weightDType of ["f16", "int8"] as const) {
   for (const inlineWeightLimit of [0, 1 << 20]) {
     const where = inlineWeightLimit ? "embedded" : "in weights.bin";
@@ -212,29 +132,3 @@ for (const weightDType of ["f16", "int8"] as const) {
     }
   });
 }
-
-Deno.test({
-  name: "webgpu target, f16 and int8 weights on an f32 plan: the stored weights' outputs",
-  ignore: !HAS_GPU,
-  async fn() {
-    const device = await testDevice();
-    for (const weightDType of ["f16", "int8"] as const) {
-      for (const inlineWeightLimit of [0, 1 << 20]) {
-        const result = await checkModule(webgpuBackend, { weightDType, inlineWeightLimit }, {
-          device,
-        });
-        const report = result.weights!;
-        assert.deepEqual(report.dtypes, weightDType === "int8" ? ["int8", "f32"] : ["f16"]);
-        assert.ok(report.bytes < report.f32Bytes / (weightDType === "int8" ? 2.5 : 1.9));
-      }
-    }
-    await assert.rejects(
-      () => webgpuBackend.emit(sampleGraph(), { quantize: "int8" }),
-      /--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 storage/,
-    );
-    await assert.rejects(
-      () => webgpuBackend.emit(sampleGraph(), { f16: true, weightDType: "f32" }),
-      /--f16 stores weights as f16; --weight-dtype f32 contradicts it/,
-    );
-  },
-});

@@ -172,7 +172,7 @@ Deno.test("CLI: refold's own --target onnx output compiles again and matches", a
     const [input] = model.inputs;
     const x = uniform(sizeOf(input.shape), 5);
     const expected = interpret(training, { [input.name]: x });
-    assertClose(await model.run(x), expected[model.outputs[0].name], 1e-5, "re-imported export");
+    assertClose(await model.run(x), expected[model.outputs[0].name], 3e-7, "re-imported export");
     model.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });

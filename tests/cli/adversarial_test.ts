@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { join } from "../_path.ts";
 import { type Case, compile, EXAMPLE, example, runCases, tinyJson } from "./_adversarial.ts";
 
-const PASSES = "canonicalize, fold-batchnorm, merge-parallel-convs, conv-into-fc, group-fc, " +
-  "lower-batchnorm";
+const PASSES = "canonicalize, fold-batchnorm, compose-convs, merge-parallel-convs, conv-into-fc, " +
+  "group-fc, lower-batchnorm";
 
 const cases: Case[] = [
   // Flags: checked before the model is read, each naming the flag.
@@ -61,13 +61,47 @@ const cases: Case[] = [
     args: ["m.json", "--frobnicate"],
     message: "unknown option --frobnicate (see --help)",
   },
-  // The output directory is replaced as a whole: never when it holds the model.
+  // refold replaces only what its manifest says it wrote: never the model, never an app's files.
   {
     what: "--out holding the model",
     files: { ...example(), "model.js": "// an earlier output" },
     args: ["D/model.json", "--out", "D"],
-    message: "--out D holds the model D/model.json; replacing the directory would delete it",
+    message: "--out D holds the model D/model.json; refold never writes where its input is",
     keeps: "model.safetensors",
+  },
+  {
+    what: "--out . in the model's folder",
+    files: example(),
+    args: ["model.json", "--out", "."],
+    message: "--out . holds the model model.json; refold never writes where its input is",
+    keeps: "model.safetensors",
+  },
+  {
+    what: "--out an app folder that has a model.js of its own",
+    files: {
+      ...example(),
+      "app/model.js": "// the app's",
+      "app/.env": "KEY=1",
+      "app/src/a.ts": "",
+    },
+    args: ["D/model.json", "--out", "D/app"],
+    message: '--out D/app holds ".env", "model.js", "src", which refold did not write (it has no ' +
+      ".refold-manifest.json); refusing to touch it",
+    keeps: "app/.env",
+  },
+  {
+    what: "--out the folder of the weights a model.json climbs to",
+    files: {
+      "m/model.json": JSON.stringify({
+        ...JSON.parse(example()["model.json"] as string),
+        weights: { file: "../w/model.safetensors" },
+      }),
+      "w/model.safetensors": example()["model.safetensors"],
+    },
+    args: ["D/m/model.json", "--out", "D/w"],
+    message: '--out D/w holds "model.safetensors", which refold did not write (it has no ' +
+      ".refold-manifest.json); refusing to touch it",
+    keeps: "w/model.safetensors",
   },
   // Reading a FIFO or a device blocks: a model must be a regular file.
   {

@@ -75,7 +75,7 @@ Deno.test("CLI refuses to overwrite a directory that is not an earlier output", 
     await writeModel(EXAMPLES["repmlp-block"].build(), join(dir, "m.json"));
     const result = await runCli([join(dir, "m.json"), "--out", join(dir, "out")]);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /refusing to overwrite/);
+    assert.match(result.stderr, /"precious.txt", which refold did not write/);
     assert.equal(await Deno.readTextFile(join(dir, "out", "precious.txt")), "keep me");
   } finally {
     await Deno.remove(dir, { recursive: true });

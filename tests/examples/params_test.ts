@@ -127,7 +127,14 @@ Deno.test("a weight source supplies values by key; bad lengths are refused", () 
   };
   const ones = (name: string, shape: readonly number[]) =>
     name === "fc3_bn.running_var" ? new Float32Array(shape[0]).fill(1) : undefined;
-  const graph = buildRepmlpBlock(config, { weights: ones });
+  // A partial source is an error unless the seeded fallback is asked for by name.
+  assert.throws(
+    () => buildRepmlpBlock(config, { weights: ones }),
+    (error: Error) =>
+      error instanceof RefoldError &&
+      error.message === 'weight "fc3.weight" [64,64,1,1]: the weight source does not supply it',
+  );
+  const graph = buildRepmlpBlock(config, { weights: ones, fallback: "seeded" });
   const variance = topoOrder(graph).find((node) =>
     node.op === "weight" && node.attrs.name === "fc3_bn.running_var"
   )!;

@@ -38,6 +38,6 @@ for (const [name, entry] of Object.entries(fixture.examples)) {
     const [output] = Object.values(interpret(graph, exampleFeeds(graph, fixture.seed)));
     assert.deepEqual(graph.outputs[0].node.type.shape, entry.shape);
     const { relative } = compareArrays(output, decodeF32(entry.output!));
-    assert.ok(relative <= 1e-5, `${name}: relative error ${relative.toExponential(2)}`);
+    assert.ok(relative <= 2e-7, `${name}: relative error ${relative.toExponential(2)}`);
   });
 }

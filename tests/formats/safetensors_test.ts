@@ -121,15 +121,15 @@ Deno.test("safetensors: malformed files are refused before any data is allocated
     [new Uint8Array(5), "file is 5 bytes; a safetensors file starts with an 8-byte header length"],
     [
       header(1000n, 16),
-      "header length 1000 exceeds the 16 bytes after the length field (truncated or not a safetensors file)",
+      "header length prefix exceeds the 16 bytes after it (truncated or not a safetensors file)",
     ],
     [
       header(2n ** 60n, 16),
-      "header length 1152921504606846976 exceeds the 16 bytes after the length field (truncated or not a safetensors file)",
+      "header length prefix exceeds the 16 bytes after it (truncated or not a safetensors file)",
     ],
     [
       withHeader('{"w": {"dtype": "F32",', new Uint8Array(0)),
-      "header is not valid JSON (line 1, column 25): expected a property name in double quotes, found the end of the input",
+      "header is not valid JSON (line 1, column 25): expected a property name in double quotes",
     ],
     [withHeader("[1, 2]", new Uint8Array(0)), "header must be a JSON object"],
     [
@@ -201,7 +201,7 @@ Deno.test("safetensors: a header over 100 MiB is refused without reading it", as
     file.close();
     await assertRefoldError(
       () => openSafetensors(path),
-      `<dir>/huge.safetensors: header length 104857608 is over the 104857600 byte limit`,
+      `<dir>/huge.safetensors: header length is over the 104857600 byte limit`,
       dir,
     );
     await assertRefoldError(

@@ -24,7 +24,8 @@ export function dynamicQuantize(data: ArrayLike<number>): { centred: Float64Arra
     low = Math.min(low, Math.fround(data[i]));
     high = Math.max(high, Math.fround(data[i]));
   }
-  const scale = Math.fround(Math.fround(high - low) / 255);
+  // An all-zero tensor has no range; ONNX Runtime then takes scale 1 (zero point 0).
+  const scale = high === low ? 1 : Math.fround(Math.fround(high - low) / 255);
   const zero = Math.max(0, Math.min(255, roundHalfEven(Math.fround(-low / scale))));
   const centred = new Float64Array(data.length);
   for (let i = 0; i < data.length; i++) {

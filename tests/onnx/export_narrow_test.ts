@@ -160,6 +160,7 @@ Deno.test("property: random conv and FC geometry, int8 storage and int8 compute"
       await checkStorage(graph, "int8", g.seed);
       await checkQuantized(graph, g.seed);
     }),
-    { numRuns: 25 },
+    // 572397488 once found an all-zero FC input (every conv output below zero before the relu).
+    { numRuns: 25, seed: 572397488 },
   );
 });

@@ -35,7 +35,7 @@ async function roundTrip(graph: Graph, options = {}): Promise<ModelProto> {
   );
   const actual = await runOrt(bytes, ortFeeds);
   for (const { name } of graph.outputs) {
-    assertClose(actual[name], expected[name], 1e-5, `${graph.name}: ${name}`);
+    assertClose(actual[name], expected[name], 1e-6, `${graph.name}: ${name}`);
   }
   return decodeModel(bytes, graph.name);
 }

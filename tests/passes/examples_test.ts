@@ -1,6 +1,7 @@
 // Every example through the whole pipeline, against issue 3's correctness bar: no batchnorm left,
 // no conv2d inside a RepMLP block, parameters equal to the deployed structure's formula, and
-// max|y_deploy - y_train| / max|y_train| <= 1e-5 (small models; the big ones are checked for
+// max|y_deploy - y_train| / max|y_train| <= 5e-7 (small models, which reach 9e-8; a dropped
+// BatchNorm epsilon moves them by 5e-6 or more. The big ones are checked for
 // structure and parameters, since the float64 interpreter is too slow for them).
 import assert from "node:assert/strict";
 import { runPipeline } from "../../compiler/mod.ts";
@@ -19,7 +20,7 @@ for (const [name, example] of Object.entries(EXAMPLES)) {
     assert.equal(summarize(graph).parameters, expected, `${name}: parameters`);
     if (example.small) {
       const error = deployedError(training, graph, exampleFeeds(training, 5));
-      assert.ok(error <= 1e-5, `${name}: relative error ${error.toExponential(2)}`);
+      assert.ok(error <= 5e-7, `${name}: relative error ${error.toExponential(2)}`);
     }
   });
 }

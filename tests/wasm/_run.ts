@@ -48,7 +48,7 @@ export async function checkGraph(
       assertClose(
         actual[name],
         expected[name],
-        options.tolerance ?? 1e-5,
+        options.tolerance ?? 1e-6,
         `${graph.name}/${name} (${engine})`,
       );
     }

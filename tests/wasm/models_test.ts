@@ -1,5 +1,6 @@
 // Whole models on the wasm backend: every small example, deployed by the compiler pipeline,
-// must match its training-time graph within 1e-4 (relative to the output's largest value),
+// must match its training-time graph within 2e-6 (relative to the output's largest value;
+// float32 reaches 7.6e-7 on the deepest, a dropped BatchNorm epsilon moves them by 5e-6 or more),
 // with the relaxed-simd and the plain-SIMD module; plus hand-built deployed graphs at shapes
 // the examples do not cover (C != O, several partitions and share-sets, batch > 1).
 import { runPipeline } from "../../compiler/mod.ts";
@@ -12,7 +13,7 @@ for (const [name, example] of Object.entries(EXAMPLES)) {
   Deno.test(`models: ${name} deployed matches training-time`, async () => {
     const training = example.build({ batch: 2 });
     const deployed = runPipeline(training).graph;
-    await checkGraph(deployed, { reference: training, tolerance: 1e-4 });
+    await checkGraph(deployed, { reference: training, tolerance: 2e-6 });
   });
 }
 

@@ -17,19 +17,32 @@ import { AssertionError } from "node:assert";
 export const HAS_GPU = typeof navigator !== "undefined" && "gpu" in navigator;
 if (!HAS_GPU) console.warn("navigator.gpu is absent: WebGPU tests are skipped");
 
+let adapterPromise: Promise<GPUAdapter> | undefined;
 let devicePromise: Promise<GPUDevice> | undefined;
 
-/** The test file's device, requested once. */
-export function testDevice(): Promise<GPUDevice> {
-  devicePromise ??= (async () => {
-    const adapter = await navigator.gpu.requestAdapter();
+/** The test file's adapter, requested once. */
+export function testAdapter(): Promise<GPUAdapter> {
+  adapterPromise ??= navigator.gpu.requestAdapter().then((adapter) => {
     if (!adapter) throw new Error("no WebGPU adapter");
-    return await adapter.requestDevice({
-      requiredLimits: { maxStorageBuffersPerShaderStage: 8 },
-    });
-  })();
+    return adapter;
+  });
+  return adapterPromise;
+}
+
+/** The test file's device, requested once and destroyed after the file's last test. */
+export function testDevice(): Promise<GPUDevice> {
+  devicePromise ??= testAdapter().then((adapter) =>
+    adapter.requestDevice({ requiredLimits: { maxStorageBuffersPerShaderStage: 8 } })
+  );
   return devicePromise;
 }
+
+Deno.test.afterAll(async () => {
+  const device = await devicePromise?.catch(() => undefined);
+  if (!device) return;
+  await device.queue.onSubmittedWorkDone();
+  device.destroy();
+});
 
 /** Random inputs for every graph input, seeded by position. */
 export function randomFeeds(graph: Graph, seed = 1): Record<string, Float32Array> {
@@ -72,10 +85,10 @@ export async function checkGraph(
   for (const { name } of graph.outputs) {
     const { relative, maxAbs } = compareArrays(actual[name], expected[name]);
     worst = Math.max(worst, relative);
-    if (!(relative <= (options.tolerance ?? 1e-5))) {
+    if (!(relative <= (options.tolerance ?? 1e-6))) {
       throw new AssertionError({
         message: `${graph.name}: output "${name}" relative error ${relative.toExponential(2)} ` +
-          `(max abs ${maxAbs.toExponential(2)}) exceeds ${options.tolerance ?? 1e-5}`,
+          `(max abs ${maxAbs.toExponential(2)}) exceeds ${options.tolerance ?? 1e-6}`,
       });
     }
   }

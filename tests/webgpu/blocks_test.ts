@@ -38,21 +38,21 @@ Deno.test("v2 unit: the gate, residual and pre-norm of the FFN fuse into GEMMs",
 });
 
 gpuTest("v1 block (C=O=8, 8x8, 4x4 partitions, g=2) matches the interpreter", async () => {
-  await checkGraph(v1Graph(V1), { tolerance: 1e-5 });
+  await checkGraph(v1Graph(V1), { tolerance: 1e-6 });
 });
 
 gpuTest("v1 block with C != O and one partition (no global perceptron)", async () => {
   await checkGraph(v1Graph({ n: 1, c: 4, o: 6, h: 5, w: 5, ph: 5, pw: 5, groups: 2 }), {
-    tolerance: 1e-5,
+    tolerance: 1e-6,
   });
 });
 
 gpuTest("RepMLPNet unit (share-sets, gate, GELU FFN) matches the interpreter", async () => {
-  await checkGraph(v2Unit({ n: 2, c: 8, h: 8, w: 8, ph: 4, pw: 4, sets: 4 }), { tolerance: 1e-5 });
+  await checkGraph(v2Unit({ n: 2, c: 8, h: 8, w: 8, ph: 4, pw: 4, sets: 4 }), { tolerance: 1e-6 });
 });
 
 gpuTest("ResNet bottleneck (stem, max pool, residual) matches the interpreter", async () => {
-  await checkGraph(bottleneck({ n: 1, c: 8, hw: 32 }), { tolerance: 1e-5 });
+  await checkGraph(bottleneck({ n: 1, c: 8, hw: 32 }), { tolerance: 1e-6 });
 });
 
 Deno.test("golden WGSL of a v1 block", async () => {

@@ -1,7 +1,8 @@
 /**
  * The small example models, training-time graph through the compiler
  * pipeline, deployed graph on the device: outputs match the reference
- * interpreter on the training graph within 1e-4 relative.
+ * interpreter on the training graph within 1e-6 relative (float32 reaches
+ * 2e-7 on llvmpipe; a dropped BatchNorm epsilon moves outputs by 5e-6 or more).
  */
 import { runPipeline } from "../../compiler/mod.ts";
 import { exampleFeeds, EXAMPLES } from "../../examples/mod.ts";
@@ -26,7 +27,7 @@ for (const name of CHOSEN) {
       const expected = interpret(training, feeds);
       const actual = await runOnDevice(deployed, feeds);
       for (const { name: output } of training.outputs) {
-        assertClose(actual[output], expected[output], 1e-4, `${name} ${output}`);
+        assertClose(actual[output], expected[output], 1e-6, `${name} ${output}`);
       }
     },
   });

@@ -1,11 +1,12 @@
 /**
- * f16. Mesa llvmpipe offers no "shader-f16", so here an f16 model runs as
- * "f16-weights" (f32 math on f16-rounded weights) or, with emulateF16, with
- * every stored activation rounded to f16 as a shader-f16 device stores it.
- * What cannot run here, the WGSL with `act = f16`, is checked for type
- * discipline instead: every shader must compile with the stored types
- * aliased to i32, which fails wherever stored and computed values mix
- * without a conversion.
+ * f16. On a device without "shader-f16" (the shared test device never asks
+ * for it) an f16 model runs as "f16-weights" (f32 math on f16-rounded
+ * weights) or, with emulateF16, with every stored activation rounded to f16
+ * as a shader-f16 device stores it. Where the adapter offers shader-f16 the
+ * native path (WGSL with `act = f16`) runs too; elsewhere (Mesa llvmpipe) that
+ * test is skipped and the shaders are checked for type discipline instead:
+ * every one must compile with the stored types aliased to i32, which fails
+ * wherever stored and computed values mix without a conversion.
  */
 import assert from "node:assert/strict";
 import { type Graph, interpret } from "../../ir/mod.ts";
@@ -14,12 +15,16 @@ import { estimateF16Error } from "../../backends/webgpu/f16_error.ts";
 import { decodeHalves, encodeHalves, fromHalf, toHalf } from "../../backends/webgpu/runtime/f16.ts";
 import { compareArrays } from "../_assert.ts";
 import { bottleneck, v1Graph, v2Unit } from "./_graphs.ts";
-import { HAS_GPU, randomFeeds, runOnDevice, testDevice } from "./_helpers.ts";
+import { HAS_GPU, randomFeeds, runOnDevice, testAdapter, testDevice } from "./_helpers.ts";
+import { createModel, weightFileBytes } from "../../backends/webgpu/mod.ts";
 
 const V1 = v1Graph({ n: 1, c: 8, o: 8, h: 8, w: 8, ph: 4, pw: 4, groups: 2 });
 
-function gpuTest(name: string, fn: () => Promise<void>) {
-  Deno.test({ name, ignore: !HAS_GPU, fn, sanitizeResources: false, sanitizeOps: false });
+/** Whether this machine's adapter offers shader-f16 (decides whether the native test runs). */
+const NATIVE_F16 = HAS_GPU && (await testAdapter()).features.has("shader-f16");
+
+function gpuTest(name: string, fn: () => Promise<void>, needs = HAS_GPU) {
+  Deno.test({ name, ignore: !needs, fn, sanitizeResources: false, sanitizeOps: false });
 }
 
 Deno.test("f16 conversion: exact values, rounding to nearest even, subnormals, overflow", () => {
@@ -52,17 +57,43 @@ async function f16Error(graph: Graph, emulateF16: boolean): Promise<number> {
 }
 
 gpuTest(
-  "f16 weights (this device has no shader-f16): error of f16 rounding, not more",
+  "f16 weights on a device without shader-f16: error of f16 rounding, not more",
   async () => {
-    const adapter = await navigator.gpu.requestAdapter();
-    assert.equal(
-      adapter?.features.has("shader-f16"),
-      false,
-      "llvmpipe gained shader-f16: test it natively",
-    );
+    assert.equal((await testDevice()).features.has("shader-f16"), false);
     const error = await f16Error(V1, false);
     assert.ok(error > 1e-6 && error < 2e-3, `relative error ${error}`);
   },
+);
+
+gpuTest(
+  "native f16 (shader-f16): f16 storage, f32 accumulation, as the emulation predicts",
+  async () => {
+    const adapter = await testAdapter();
+    const device = await adapter.requestDevice({ requiredFeatures: ["shader-f16"] });
+    try {
+      const compiled = planWebGpu(V1, { f16: true });
+      const model = await createModel(compiled.plan, import.meta.url, {}, {
+        device,
+        weights: weightFileBytes(compiled),
+      });
+      assert.equal(model.precision, "f16");
+      const feeds = randomFeeds(V1);
+      const native = await model.run(feeds) as Record<string, Float32Array>;
+      model.dispose();
+      const expected = interpret(V1, feeds);
+      const emulated = await runOnDevice(V1, feeds, { f16: true, emulateF16: true });
+      for (const { name } of V1.outputs) {
+        const error = compareArrays(native[name], expected[name]).relative;
+        assert.ok(error > 1e-6 && error < 1e-2, `${name}: relative error ${error}`);
+        // Rounding order may differ from the emulation's by an f16 ulp here and there, no more.
+        const apart = compareArrays(native[name], emulated[name]).relative;
+        assert.ok(apart < 4e-3, `${name}: native and emulated f16 differ by ${apart}`);
+      }
+    } finally {
+      device.destroy();
+    }
+  },
+  NATIVE_F16,
 );
 
 gpuTest(

@@ -46,7 +46,7 @@ gpuTest("linear: split-K for few workgroups over many weights, few rows and tile
     const graph = b.build();
     const labels = planWebGpu(graph).plan.kernels.map((kernel) => kernel.label);
     assert.ok(labels.some((label) => label.includes("k-splits")), labels.join("; "));
-    await checkGraph(graph, { tolerance: 1e-5 });
+    await checkGraph(graph, { tolerance: 1e-6 });
   }
 });
 
@@ -106,7 +106,7 @@ gpuTest(
       const y = b.conv2d(x, weight(b, "w", ws), weight(b, "b", [ws[0]]), options);
       const residual = b.input("r", y.type.shape);
       b.output("y", b.relu(b.add(y, residual)));
-      await checkGraph(b.build(), { tolerance: 2e-5 });
+      await checkGraph(b.build(), { tolerance: 1e-6 });
     }
   },
 );

@@ -70,7 +70,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    await checkGraph(overLimits(), { limits: SMALL, tolerance: 1e-5 });
+    await checkGraph(overLimits(), { limits: SMALL, tolerance: 2e-6 });
   },
 });
 

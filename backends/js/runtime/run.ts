@@ -4,7 +4,7 @@
  * in ir/ops), rounding every intermediate to float32 as the other targets do.
  */
 import { type OpName, OPS } from "../../../ir/ops/mod.ts";
-import { readWeights, type WeightsOption } from "../../runtime/files.ts";
+import { type ReadOptions, readWeights } from "../../runtime/files.ts";
 import { normalizeInputs, type RunInput, shapeOutputs, type TensorInfo } from "../../runtime/io.ts";
 
 /** Where a step's operand comes from. */
@@ -40,10 +40,8 @@ export interface Program {
   readonly embeddedWeights?: string;
 }
 
-/** Options of load(). */
-export interface LoadOptions {
-  readonly weights?: WeightsOption;
-}
+/** Options of load(): where the weights come from, and progress as they are read. */
+export type LoadOptions = ReadOptions;
 
 interface Value {
   readonly shape: readonly number[];
@@ -54,7 +52,7 @@ const sizeOf = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1);
 
 /** Implements the module contract's load() for one program. */
 export async function loadProgram(program: Program, base: string, options: LoadOptions = {}) {
-  const bytes = await readWeights(base, options.weights, {
+  const bytes = await readWeights(base, options, {
     embedded: program.embeddedWeights,
     file: "weights.bin",
     byteLength: program.weightBytes,

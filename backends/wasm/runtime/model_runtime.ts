@@ -5,7 +5,12 @@
  * once into each kernel's panel layout; then runs the module's `run` export
  * on inputs copied into linear memory. It imports nothing but the shared glue.
  */
-import { fromBase64, readWeights, type WeightsOption } from "../../runtime/files.ts";
+import {
+  fromBase64,
+  type ProgressCallback,
+  readWeights,
+  type WeightsOption,
+} from "../../runtime/files.ts";
 import { canThread, CONTROL_BYTES, startWorkers, type ThreadPool } from "./thread_pool.ts";
 import { normalizeInputs, type RunInput, shapeOutputs, type TensorInfo } from "../../runtime/io.ts";
 
@@ -65,8 +70,11 @@ export interface ModelPlan {
 /** Options of load() (docs/module-contract.md). */
 export interface LoadOptions {
   readonly weights?: WeightsOption;
+  /** Called with `{ loaded, total }` bytes as the weights are read; the last has loaded === total. */
+  readonly onProgress?: ProgressCallback;
   /**
-   * Threads to run on (default 1). Above 1, large GEMMs are split across
+   * Threads to run on: an integer >= 1 (default 1), capped at the cores the
+   * engine reports (navigator.hardwareConcurrency, else 4). Above 1, large GEMMs are split across
    * module workers sharing the memory, where SharedArrayBuffer and Worker
    * exist (browsers: cross-origin isolated pages); elsewhere, or when the
    * workers fail to start, the model silently runs on one thread. dispose()
@@ -178,16 +186,16 @@ export async function createModel(
   base: string,
   options: LoadOptions = {},
 ): Promise<LoadedModel> {
+  const threads = threadCount(options.threads);
   const relaxed = options.engine ? options.engine === "relaxed-simd" : hasRelaxedSimd();
   const variant = relaxed ? plan.relaxed : plan.plain;
   const weights = asFloats(
-    await readWeights(base, options.weights, {
+    await readWeights(base, options, {
       embedded: inlineWeights,
       file: "weights.bin",
       byteLength: plan.weightBytes,
     }),
   );
-  const threads = Math.max(1, Math.floor(options.threads ?? 1));
   const threaded = modules.threaded &&
     (relaxed ? modules.threaded.relaxed : modules.threaded.plain);
   let started: Started | undefined;
@@ -227,6 +235,31 @@ export async function createModel(
       live = false;
     },
   };
+}
+
+/** Threads where the engine does not say how many cores it has. */
+const FALLBACK_CORES = 4;
+
+/** The cores this engine reports (navigator.hardwareConcurrency), or FALLBACK_CORES. */
+export function hardwareThreads(): number {
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: unknown } }).navigator
+    ?.hardwareConcurrency;
+  return typeof cores === "number" && Number.isSafeInteger(cores) && cores >= 1
+    ? cores
+    : FALLBACK_CORES;
+}
+
+/**
+ * load()'s `threads`, checked: a positive integer, capped at the cores, since
+ * more workers than cores only wait on each other (and each costs memory).
+ */
+export function threadCount(requested: unknown): number {
+  if (requested === undefined) return 1;
+  if (typeof requested !== "number" || !Number.isInteger(requested) || requested < 1) {
+    const shown = typeof requested === "number" ? String(requested) : typeof requested;
+    throw new TypeError(`refold: load({ threads }) takes an integer >= 1, got ${shown}`);
+  }
+  return Math.min(requested, hardwareThreads());
 }
 
 function bytesOf(code: string | Uint8Array): Uint8Array<ArrayBuffer> {

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="npm:@webgpu/types@0.1.74" />
 /**
  * Runtime glue: getting a device that can run a plan. The plan states what it
  * needs; a device passed in is checked against that, and a device requested

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="npm:@webgpu/types@0.1.74" />
 /**
  * Runtime glue of a WebGPU model.js: at load it creates every buffer,
  * pipeline and bind group once; a run writes the inputs, encodes all
@@ -10,7 +10,12 @@
 import { shapeOutputs, type TensorInfo } from "../../runtime/io.ts";
 import { acquireDevice, type Precision } from "./device.ts";
 import type { Plan } from "./plan.ts";
-import { readWeights, type WeightsOption, type WeightSource } from "../../runtime/files.ts";
+import {
+  type ProgressCallback,
+  readWeights,
+  type WeightsOption,
+  type WeightSource,
+} from "../../runtime/files.ts";
 import { type GpuRunInput, splitInputs, uploadPages } from "./resources.ts";
 
 export type { GpuRunInput } from "./resources.ts";
@@ -20,6 +25,8 @@ export type { WeightSource } from "../../runtime/files.ts";
 export interface LoadOptions {
   /** The weight bytes, or where to read them; default: the file next to model.js. */
   readonly weights?: WeightsOption;
+  /** Called with `{ loaded, total }` bytes as the weights are read; the last has loaded === total. */
+  readonly onProgress?: ProgressCallback;
   /** The device to run on; default: one requested from navigator.gpu. */
   readonly device?: GPUDevice;
   /** f16 models on devices without shader-f16: round stored activations to f16 anyway. */
@@ -47,7 +54,7 @@ export async function createModel(
   source: WeightSource,
   options: LoadOptions = {},
 ): Promise<WebGpuModel> {
-  const bytes = await readWeights(base, options.weights, source);
+  const bytes = await readWeights(base, options, source);
   const { device, precision, owned } = await acquireDevice(
     plan,
     options.device,
@@ -130,22 +137,29 @@ export async function createModel(
     precision: precision.name,
     device,
     async run(given) {
+      if (disposed) throw new Error("refold: run() after dispose()");
       const staging = idleStaging.pop() ??
         device.createBuffer({
           size: Math.max(stagingSize, 4),
           usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
         });
-      encode(given, (encoder) => {
-        plan.outputs.forEach((port, i) => {
-          encoder.copyBufferToBuffer(
-            buffers[port.buffer],
-            0,
-            staging,
-            stagingOffsets[i],
-            outputBytes[i],
-          );
+      try {
+        encode(given, (encoder) => {
+          plan.outputs.forEach((port, i) => {
+            encoder.copyBufferToBuffer(
+              buffers[port.buffer],
+              0,
+              staging,
+              stagingOffsets[i],
+              outputBytes[i],
+            );
+          });
         });
-      });
+      } catch (error) {
+        // Rejected inputs submit nothing: the staging buffer goes back for the next run.
+        idleStaging.push(staging);
+        throw error;
+      }
       await staging.mapAsync(GPUMapMode.READ);
       const results = plan.outputs.map((_port, i) =>
         new Float32Array(staging.getMappedRange(stagingOffsets[i], outputBytes[i]).slice(0))

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="npm:@webgpu/types@0.1.74" />
 /**
  * Runtime glue of a WebGPU model.js: the caller's inputs (arrays, or GPU
  * buffers when chaining models) and the weight bytes, uploaded (reading

@@ -35,7 +35,14 @@ Deno.test("digits: wasm int8 GEMMs keep the f32 module's accuracy", async () => 
   const note = emitted.notes.find((line) => line.startsWith("int8 compute:"))!;
   assert.match(note, /first layer \(reads a graph input\)/);
   const f32 = await logitsOf({});
-  for (const options of [{ quantize: "int8" }, { quantize: "int8", quantizeMinMacs: 0 }]) {
+  const runs = [
+    { quantize: "int8" },
+    { quantize: "int8", quantizeMinMacs: 0 },
+    // The layers that stay f32 stored narrower too, the int8 GEMM weights passing through.
+    { quantize: "int8", weightDType: "f16" },
+    { quantize: "int8", weightDType: "int8", inlineWeightLimit: 1 << 20 },
+  ];
+  for (const options of runs) {
     const int8 = await logitsOf(options);
     const accuracy = percent(digits, correct(digits, int8));
     const f32Accuracy = percent(digits, correct(digits, f32));

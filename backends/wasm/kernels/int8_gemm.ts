@@ -12,38 +12,21 @@
  *   for a 1x1 conv read in place, its im2col column otherwise), into vector
  *   panels.
  *
- * Blocking: per group, the side with the smaller footprint is inner and is
- * visited in chunks of at most half the L2 cache, so the other side streams
- * once (at batch 1 the FC weights stream, the activation codes stay cached).
+ * The loops over tiles are int8_driver.ts's.
  */
 import type { WindowGeometry } from "../../../ir/mod.ts";
 import type { GemmKernel } from "../../plan/mod.ts";
 import { packWeightPanels, packWeightRows, paddedK, panelBytes } from "../int8_pack.ts";
-import { TILE } from "../resources.ts";
-import {
-  addr,
-  f32,
-  forLoop,
-  FuncBuilder,
-  get,
-  i32,
-  ifElse,
-  mul,
-  set,
-  type Sx,
-  sx,
-} from "../wat.ts";
+import { addr, f32, forLoop, FuncBuilder, get, i32, mul, type Sx, sx } from "../wat.ts";
 import { accessOf } from "./access.ts";
 import type { GenContext } from "./context.ts";
 import { splitExpr } from "./epilogue.ts";
 import { gatherPack } from "./gather.ts";
 import { gemmEpilogue } from "./gemm_epilogue.ts";
 import { im2colPack, type ImageWindow } from "./image.ts";
-import { INT8_NR, int8KernelName, int8Microkernel, int8Rows } from "./int8_microkernel.ts";
+import { groupLoops, type Int8Plan } from "./int8_driver.ts";
+import { INT8_NR, int8Rows } from "./int8_microkernel.ts";
 import { QUANTIZE_ROW, quantizePixelsFunction, quantizeRowFunction } from "./int8_quantize.ts";
-
-/** Half of this machine's 1 MiB L2, per core (as gemm.ts). */
-const CHUNK_BUDGET = 512 * 1024;
 
 /** Shorter contractions stay f32: a row's quantization costs more than its few products. */
 export const MIN_INT8_K = 16;
@@ -96,83 +79,6 @@ function packed(value: object, key: string, make: () => Uint8Array): Uint8Array 
   let bytes = byKey.get(key);
   if (!bytes) byKey.set(key, bytes = make());
   return bytes;
-}
-
-/** One int8 GEMM's two sides, per group. */
-interface Int8Plan {
-  readonly name: string;
-  readonly quads: number;
-  readonly activations: "s" | "v";
-  readonly sTiles: number;
-  /** Rows of S (for the last tile's row count). */
-  readonly sRows: number;
-  readonly vTiles: number;
-  /** Bytes of one S tile and one V tile (for the blocking). */
-  readonly sTileBytes: number;
-  readonly vTileBytes: number;
-  /** Microkernel arguments (pa, pp, pb) of tiles (st, vt) in group g. */
-  readonly pointers: (st: Sx, vt: Sx, g: Sx) => [Sx, Sx, Sx];
-  /** Epilogue arguments (b, m0, n0) and the partial flag. */
-  readonly place: (st: Sx, vt: Sx, g: Sx) => [Sx, Sx, Sx];
-  readonly partial?: (st: Sx, vt: Sx) => Sx;
-}
-
-/** The loops of one group: chunks of the inner side, the outer side streamed once per chunk. */
-function groupLoops(
-  fb: FuncBuilder,
-  plan: Int8Plan,
-  ctx: GenContext,
-  g: Sx,
-  epilogue: string,
-): Sx[] {
-  const { variant, mod } = ctx;
-  const mr = int8Rows(variant);
-  const lastRows = plan.sRows - (plan.sTiles - 1) * mr;
-  const kinds = plan.sTiles === 1 || lastRows === mr ? [lastRows] : [mr, lastRows];
-  const spec = (rows: number) => ({
-    rows,
-    rowBytes: plan.quads * 4,
-    activations: plan.activations,
-  });
-  for (const rows of kinds) mod.add(int8Microkernel(variant, spec(rows)));
-  const st = fb.local("st", "i32"), vt = fb.local("vt", "i32");
-  const chunk = fb.local("chunk", "i32"), end = fb.local("end", "i32");
-  const [pa, pp, pb] = plan.pointers(get(st), get(vt), g);
-  const call = (rows: number) =>
-    sx("call", `$${int8KernelName(variant, spec(rows))}`, pa, pp, pb, i32(plan.quads), i32(TILE));
-  const isLast = sx("i32.eq", get(st), i32(plan.sTiles - 1));
-  const uniform = kinds.length === 1;
-  const product = [
-    uniform ? call(lastRows) : ifElse(isLast, [call(lastRows)], [call(mr)]),
-    sx(
-      "call",
-      `$${epilogue}`,
-      ...plan.place(get(st), get(vt), g),
-      uniform ? i32(lastRows) : sx("select", i32(lastRows), i32(mr), isLast),
-      plan.partial ? plan.partial(get(st), get(vt)) : i32(0),
-      i32(TILE),
-    ),
-  ];
-  const innerIsS = plan.sTiles * plan.sTileBytes <= plan.vTiles * plan.vTileBytes;
-  const [inner, innerTiles, innerBytes, outer, outerTiles] = innerIsS
-    ? [st, plan.sTiles, plan.sTileBytes, vt, plan.vTiles]
-    : [vt, plan.vTiles, plan.vTileBytes, st, plan.sTiles];
-  const chunkTiles = Math.max(1, Math.min(innerTiles, Math.floor(CHUNK_BUDGET / innerBytes)));
-  const chunkEnd = set(
-    end,
-    innerTiles % chunkTiles === 0 ? addr(get(chunk), chunkTiles) : sx(
-      "select",
-      i32(innerTiles),
-      addr(get(chunk), chunkTiles),
-      sx("i32.gt_u", addr(get(chunk), chunkTiles), i32(innerTiles)),
-    ),
-  );
-  return forLoop(chunk, { start: 0, end: innerTiles, step: chunkTiles }, [
-    chunkEnd,
-    ...forLoop(outer, { start: 0, end: outerTiles }, [
-      ...forLoop(inner, { start: get(chunk), end: get(end) }, product),
-    ]),
-  ]);
 }
 
 /** Emits an int8 linear kernel; returns the function to call. */
@@ -234,7 +140,6 @@ export function emitInt8Linear(kernel: GemmKernel, ctx: GenContext): string {
     ),
   ]);
   const plan: Int8Plan = {
-    name,
     quads,
     activations: "s",
     sTiles: Math.ceil(m / mr),
@@ -321,7 +226,6 @@ export function emitInt8Conv(kernel: GemmKernel, ctx: GenContext): string {
       ],
   );
   const plan: Int8Plan = {
-    name,
     quads,
     activations: "v",
     sTiles: Math.ceil(og / mr),

@@ -68,7 +68,44 @@ export function readDocument(text: string, file: string): ModelDocument {
   for (const { where, message } of validateModel(json)) problems.add(where, message);
   problems.throwIfAny();
   const raw = json as RawDocument;
+  const { declared, inline } = declareNames(raw, problems);
+  const weightsFile = raw.weights?.file;
+  checkWeightsFile(weightsFile, problems);
+  const references = new References(raw, problems);
+  const nodes = raw.nodes.map((node, i): DocNode => {
+    // The schema checks required attributes only inside an "attrs" that is present.
+    const required = (attrsSchema(node.op)?.required ?? []) as string[];
+    if (node.attrs === undefined && required.length > 0) {
+      problems.add(
+        ["nodes", i],
+        `missing required property "attrs" (${node.op} needs ${required.join(", ")})`,
+      );
+    }
+    const inputs = node.inputs ?? [];
+    inputs.forEach((name, k) => references.use(name, ["nodes", i, "inputs", k], i));
+    return { name: node.name, op: node.op, inputs, attrs: withDefaults(node.op, node.attrs ?? {}) };
+  });
+  const outputs = readOutputs(raw, references, problems);
+  for (const name of inline.keys()) references.weights.delete(name);
+  problems.throwIfAny();
+  return {
+    file,
+    name: raw.name ?? "model",
+    inputs: raw.inputs.map((input) => ({ ...input, dtype: input.dtype ?? "f32" })),
+    nodes,
+    outputs,
+    weightsFile,
+    inline,
+    weightRefs: references.weights,
+    declared,
+  };
+}
 
+/** Every declared name (inputs, nodes, inline weights) once, and the inline weights checked. */
+function declareNames(
+  raw: RawDocument,
+  problems: Problems,
+): { declared: Map<string, PathStep[]>; inline: Map<string, DocTensor> } {
   const declared = new Map<string, PathStep[]>();
   const declare = (name: string, path: PathStep[]) => {
     const earlier = declared.get(name);
@@ -99,48 +136,63 @@ export function readDocument(text: string, file: string): ModelDocument {
     inline.set(name, tensor);
     declared.set(name, path);
   }
-  const weightsFile = raw.weights?.file;
+  return { declared, inline };
+}
+
+/** weights.file is relative and stays inside the model's folder (links are checked on open). */
+function checkWeightsFile(weightsFile: string | undefined, problems: Problems): void {
   if (weightsFile !== undefined && /^([/\\]|[A-Za-z]:)/.test(weightsFile)) {
     problems.add(["weights", "file"], "must be a path relative to the model file");
   } else if (weightsFile !== undefined && !staysInside(weightsFile)) {
     problems.add(["weights", "file"], `"${weightsFile}" leaves the model's folder (it uses ..)`);
   }
+}
 
-  // A duplicate name was reported above; references resolve to the first declaration.
-  const nodeIndex = new Map<string, number>();
-  raw.nodes.forEach((node, i) => nodeIndex.has(node.name) || nodeIndex.set(node.name, i));
-  const inputNames = new Set(raw.inputs.map((input) => input.name));
-  const weightRefs = new Map<string, PathStep[]>();
-  const reference = (name: string, path: PathStep[], user?: number) => {
-    const target = nodeIndex.get(name);
-    if (target === undefined || inputNames.has(name)) {
-      if (!inputNames.has(name) && !weightRefs.has(name)) weightRefs.set(name, path);
+/**
+ * Name references: a node may use inputs, earlier nodes and weights; a later
+ * node is a forward reference or a cycle. Names that are neither input nor
+ * node are weights, collected with the first place that uses each.
+ */
+class References {
+  /** Weight names, each with the first path that uses it. */
+  readonly weights = new Map<string, PathStep[]>();
+  // A duplicate name was reported already; references resolve to the first declaration.
+  readonly #nodeIndex = new Map<string, number>();
+  readonly #inputNames: Set<string>;
+
+  constructor(private readonly raw: RawDocument, private readonly problems: Problems) {
+    raw.nodes.forEach((node, i) =>
+      this.#nodeIndex.has(node.name) || this.#nodeIndex.set(node.name, i)
+    );
+    this.#inputNames = new Set(raw.inputs.map((input) => input.name));
+  }
+
+  /** Records a use of `name` at `path`, by node `user` (undefined: by an output). */
+  use(name: string, path: PathStep[], user?: number): void {
+    const target = this.#nodeIndex.get(name);
+    if (target === undefined || this.#inputNames.has(name)) {
+      if (!this.#inputNames.has(name) && !this.weights.has(name)) this.weights.set(name, path);
       return;
     }
     if (user === undefined || target < user) return;
-    const cycle = findCycle(raw.nodes, nodeIndex, user, target);
-    problems.add(
+    const cycle = findCycle(this.raw.nodes, this.#nodeIndex, user, target);
+    this.problems.add(
       path,
       cycle
         ? `"${name}" is part of a cycle: ${cycle.map((n) => `"${n}"`).join(" -> ")}`
         : `"${name}" is defined later, at $.nodes[${target}]; a node may only use earlier nodes`,
     );
-  };
-  const nodes = raw.nodes.map((node, i): DocNode => {
-    // The schema checks required attributes only inside an "attrs" that is present.
-    const required = (attrsSchema(node.op)?.required ?? []) as string[];
-    if (node.attrs === undefined && required.length > 0) {
-      problems.add(
-        ["nodes", i],
-        `missing required property "attrs" (${node.op} needs ${required.join(", ")})`,
-      );
-    }
-    const inputs = node.inputs ?? [];
-    inputs.forEach((name, k) => reference(name, ["nodes", i, "inputs", k], i));
-    return { name: node.name, op: node.op, inputs, attrs: withDefaults(node.op, node.attrs ?? {}) };
-  });
+  }
+}
+
+/** The outputs, each name once, each naming a node, input or weight. */
+function readOutputs(
+  raw: RawDocument,
+  references: References,
+  problems: Problems,
+): { name: string; node: string }[] {
   const outputNames = new Map<string, number>();
-  const outputs = raw.outputs.map((entry, i) => {
+  return raw.outputs.map((entry, i) => {
     const output = typeof entry === "string" ? { name: entry, node: entry } : entry;
     const earlier = outputNames.get(output.name);
     if (earlier !== undefined) {
@@ -150,22 +202,12 @@ export function readDocument(text: string, file: string): ModelDocument {
       );
     }
     outputNames.set(output.name, i);
-    reference(output.node, typeof entry === "string" ? ["outputs", i] : ["outputs", i, "node"]);
+    references.use(
+      output.node,
+      typeof entry === "string" ? ["outputs", i] : ["outputs", i, "node"],
+    );
     return output;
   });
-  for (const name of inline.keys()) weightRefs.delete(name);
-  problems.throwIfAny();
-  return {
-    file,
-    name: raw.name ?? "model",
-    inputs: raw.inputs.map((input) => ({ ...input, dtype: input.dtype ?? "f32" })),
-    nodes,
-    outputs,
-    weightsFile,
-    inline,
-    weightRefs,
-    declared,
-  };
 }
 
 /** Names of a cycle through `user` and the later node it reads, or undefined if there is none. */

@@ -32,6 +32,7 @@ import {
   DataType,
   decodeModel,
   type DimensionProto,
+  type GraphProto,
   type ModelProto,
   type NodeProto,
   toInt,
@@ -235,23 +236,63 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
     onFile: options.onFile,
   };
   const values = new Map<string, Value>();
+  const initializerValues = readInitializers(graph, source, values);
+  checkOpsSupported(graph.node ?? [], file);
+  const irVersion = toInt(model.ir_version ?? 0);
+  const { inputs, batchOverride } = readInputs(graph, irVersion, options, values);
+  const ctx = new ImportContext({ source, opset, batchOverride, initializerValues });
+  (graph.node ?? []).forEach((node, index) => {
+    ctx.where = describe(node, index, opset);
+    mapNode(ctx, node, values);
+  });
+  ctx.where = "";
+  const outputs: GraphOutput[] = (graph.output ?? []).map((info) => {
+    const name = info.name ?? "";
+    const value = values.get(name) ?? ctx.fail(`graph output "${name}" is never computed`);
+    return { name, node: ctx.node(value, `graph output "${name}"`) };
+  });
+  if (outputs.length === 0) ctx.fail("the graph has no outputs");
+  const name = basename(file).replace(/\.onnx$/i, "") || graph.name || "model";
+  const result = recognizeGelu({ name, inputs, outputs });
+  verifyGraph(result, file);
+  return result;
+}
+
+/** The initializers as constants in `values`, each name once; returns how many values they hold. */
+function readInitializers(
+  graph: GraphProto,
+  source: Parameters<typeof readTensor>[1],
+  values: Map<string, Value>,
+): number {
   let initializerValues = 0;
   for (const initializer of graph.initializer ?? []) {
     const name = initializer.name ?? "";
     if (values.has(name)) {
       throw new RefoldError(`initializer "${name}" is declared twice; ONNX names each value once`, {
-        file,
+        file: source.file,
       });
     }
     const tensor = readTensor(initializer, source);
     initializerValues += tensor.data.length;
     values.set(name, constValue(tensor));
   }
-  checkOpsSupported(graph.node ?? [], file);
+  return initializerValues;
+}
+
+/**
+ * The graph inputs that are not initializers, with their static shapes, added
+ * to `values`; and the baked batch size to replace, when --batch changes one.
+ */
+function readInputs(
+  graph: GraphProto,
+  irVersion: number,
+  options: ImportOptions,
+  values: Map<string, Value>,
+): { inputs: Node<"input">[]; batchOverride?: [number, number] } {
+  const { file } = options;
   const inputs: Node<"input">[] = [];
   let batchOverride: [number, number] | undefined;
   const initializers = new Set(values.keys());
-  const irVersion = toInt(model.ir_version ?? 0);
   for (const info of graph.input ?? []) {
     if (initializers.has(info.name ?? "")) {
       if (irVersion < 4) continue; // before IR version 4 every initializer is listed as an input
@@ -288,22 +329,7 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions): Graph {
       );
     }
   }
-  const ctx = new ImportContext({ source, opset, batchOverride, initializerValues });
-  (graph.node ?? []).forEach((node, index) => {
-    ctx.where = describe(node, index, opset);
-    mapNode(ctx, node, values);
-  });
-  ctx.where = "";
-  const outputs: GraphOutput[] = (graph.output ?? []).map((info) => {
-    const name = info.name ?? "";
-    const value = values.get(name) ?? ctx.fail(`graph output "${name}" is never computed`);
-    return { name, node: ctx.node(value, `graph output "${name}"`) };
-  });
-  if (outputs.length === 0) ctx.fail("the graph has no outputs");
-  const name = basename(file).replace(/\.onnx$/i, "") || graph.name || "model";
-  const result = recognizeGelu({ name, inputs, outputs });
-  verifyGraph(result, file);
-  return result;
+  return { inputs, batchOverride };
 }
 
 /** Reads and imports an ONNX file; external data is looked up beside it. */

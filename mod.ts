@@ -23,7 +23,7 @@
  * @module
  */
 import { BACKENDS, type EmitResult } from "./backends/mod.ts";
-import { buildArch } from "./arch/mod.ts";
+import { type ArchDefinition, buildArch } from "./arch/mod.ts";
 import { type PassReport, PIPELINE, type PipelineOptions, runPipeline } from "./compiler/mod.ts";
 import { loadModelFile, openCheckpoint } from "./formats/mod.ts";
 import { type Graph, verifyGraph, type WeightDType } from "./ir/mod.ts";
@@ -54,7 +54,15 @@ export {
   buildArch,
   type BuildArchOptions,
   findArch,
+  mobileoneArch,
+  repvggArch,
 } from "./arch/mod.ts";
+export {
+  MOBILEONE_CONFIGS,
+  type MobileoneConfig,
+  REPVGG_CONFIGS,
+  type RepvggConfig,
+} from "./examples/mod.ts";
 export { BACKENDS } from "./backends/mod.ts";
 export type {
   Backend,
@@ -78,10 +86,11 @@ export interface CompileOptions extends PipelineOptions {
   readonly quantize?: "int8";
   /**
    * compileFile: the file is a checkpoint (.pth, .safetensors, a shard folder) of this
-   * registered architecture (see docs/checkpoints.md); passes its layout has nothing for
-   * are skipped unless `passes` is given.
+   * registered architecture (see docs/checkpoints.md), or of a custom config of a registered
+   * family (`repvggArch(name, description, config)`, `mobileoneArch(...)`); passes its layout
+   * has nothing for are skipped unless `passes` is given.
    */
-  readonly arch?: string;
+  readonly arch?: string | ArchDefinition;
 }
 
 /** The deployed graph, what each pass did, and the target's files. */

@@ -7,7 +7,14 @@ export { ARCHITECTURES, findArch } from "./registry.ts";
 export { type ArchBuild, buildArch, type BuildArchOptions, matchLayout } from "./build.ts";
 export { expectedTensors, parameterCount } from "./expected.ts";
 export { formatArchList } from "./list.ts";
-export { repmlpNetArch, repmlpResnetArch, resnetArch, trainingAndDeploy } from "./families.ts";
+export {
+  mobileoneArch,
+  repmlpNetArch,
+  repmlpResnetArch,
+  repvggArch,
+  resnetArch,
+  trainingAndDeploy,
+} from "./families.ts";
 export {
   compareStateDict,
   describeMismatch,

@@ -2,7 +2,7 @@
  * The architecture registry: every network `--arch` and `buildArch` know, by
  * official name. This list is the one place to register an architecture.
  *
- * To add one (e.g. RepVGG-A0 from examples/repvgg.ts):
+ * To add one (as RepVGG and MobileOne were, from examples/repvgg.ts and examples/mobileone.ts):
  * 1. Write a builder `(config, options: BuildOptions) => Graph` in examples/
  *    that names every weight by its official state_dict key through `Params`
  *    (so that a missing key is an error, never a random value), and, if the
@@ -19,6 +19,7 @@
  * that every layout builds.
  */
 import {
+  MOBILEONE_CONFIGS,
   REPMLP_RES50_BOTTLENECK_224,
   REPMLP_RES50_LIGHT_224,
   REPMLPNET_B224,
@@ -27,11 +28,33 @@ import {
   REPMLPNET_L256,
   REPMLPNET_T224,
   REPMLPNET_T256,
+  REPVGG_CONFIGS,
   RESNET50,
 } from "../examples/mod.ts";
 import { RefoldError } from "../ir/mod.ts";
-import { repmlpNetArch, repmlpResnetArch, resnetArch } from "./families.ts";
+import {
+  mobileoneArch,
+  repmlpNetArch,
+  repmlpResnetArch,
+  repvggArch,
+  resnetArch,
+} from "./families.ts";
 import type { ArchDefinition } from "./types.ts";
+
+/** "RepVGG (CVPR 2021) A0, 224x224" / "... B1, 4 groups in every other block, ...". */
+function repvggDescription(name: string): string {
+  const variant = name.slice("RepVGG-".length);
+  const groups = variant.match(/g(\d)$/);
+  const grouped = groups ? `, ${groups[1]} groups in the official groupwise layers` : "";
+  return `RepVGG (CVPR 2021) ${variant.replace(/g\d$/, "")}${grouped}, 224x224`;
+}
+
+/** "MobileOne (CVPR 2023) S0, 224x224". */
+function mobileoneDescription(name: string): string {
+  const variant = name.slice("MobileOne-".length);
+  const se = variant === "S4" ? " with squeeze-excite" : "";
+  return `MobileOne (CVPR 2023) ${variant}${se}, 224x224`;
+}
 
 /** Every registered architecture, in the order `--arch list` prints them. */
 export const ARCHITECTURES: readonly ArchDefinition[] = [
@@ -56,6 +79,12 @@ export const ARCHITECTURES: readonly ArchDefinition[] = [
     "ResNet-50, 224x224: the RepMLP repository's base network or torchvision's resnet50",
     { ...REPMLP_RES50_LIGHT_224, blockType: "base" },
     RESNET50,
+  ),
+  ...Object.entries(REPVGG_CONFIGS).map(([name, config]) =>
+    repvggArch(name, repvggDescription(name), config)
+  ),
+  ...Object.entries(MOBILEONE_CONFIGS).map(([name, config]) =>
+    mobileoneArch(name, mobileoneDescription(name), config)
   ),
 ];
 

@@ -24,8 +24,14 @@ export interface EmitOptions {
    * them at load.
    */
   readonly weightDType?: WeightDType;
-  /** Compute linear and conv2d layers in int8 (onnx: dynamic quantization). */
+  /** Compute linear and conv2d layers in int8 (onnx: dynamic quantization; wasm: int8 GEMMs). */
   readonly quantize?: "int8";
+  /** wasm, with quantize: names of weights whose layers stay f32. */
+  readonly quantizeSkip?: readonly string[];
+  /** wasm, with quantize: GEMMs with fewer multiply-adds per run stay f32 (plan/quantize.ts). */
+  readonly quantizeMinMacs?: number;
+  /** wasm, with quantize: quantize layers that read a graph input too (default: f32). */
+  readonly quantizeFirst?: boolean;
 }
 
 /** The stored weights: their dtype, their bytes, and what storing them so costs in accuracy. */

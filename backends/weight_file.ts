@@ -37,6 +37,8 @@ export interface StoredRegion {
   readonly dtype: WeightDType;
   /** int8: rows with a scale each. */
   readonly rows: number;
+  /** int8: the stretch is blocks of [k][columns], one row (channel) per column. */
+  readonly columns?: number;
 }
 
 /** A weight file and the layout model.js needs to decode it. */
@@ -62,15 +64,37 @@ function checkHalfRange(values: Float32Array): void {
   }
 }
 
+/** Where element i of a column-blocked int8 stretch lies in its row-major [rows][k] form. */
+function rowMajorIndex(i: number, k: number, columns: number): number {
+  const block = k * columns, b = Math.floor(i / block), within = i % block;
+  return (b * columns + (within % columns)) * k + Math.floor(within / columns);
+}
+
+/** A stretch as rows (channels) one after another. */
+function byChannel(part: Float32Array, segment: WeightSegment): Float32Array {
+  if (!segment.columns) return part;
+  const k = part.length / segment.rows!, rows = new Float32Array(part.length);
+  for (let i = 0; i < part.length; i++) rows[rowMajorIndex(i, k, segment.columns)] = part[i];
+  return rows;
+}
+
+/** Row-major int8 values back in the stretch's own layout. */
+function fromChannels(values: Int8Array, segment: WeightSegment): Int8Array {
+  if (!segment.columns) return values;
+  const k = values.length / segment.rows!, out = new Int8Array(values.length);
+  for (let i = 0; i < out.length; i++) out[i] = values[rowMajorIndex(i, k, segment.columns)];
+  return out;
+}
+
 /** Encodes `values` as `regions` say; values outside every region must be zero. */
 export function encodeWeightFile(
   values: Float32Array,
   regions: readonly StoredRegion[],
 ): EncodedWeights {
   let offset = 0;
-  const segments: WeightSegment[] = regions.map(({ at, length, dtype, rows }) => {
+  const segments: WeightSegment[] = regions.map(({ at, length, dtype, rows, columns }) => {
     const segment: WeightSegment = dtype === "int8"
-      ? { dtype, at, length, offset, rows }
+      ? { dtype, at, length, offset, rows, ...(columns ? { columns } : {}) }
       : { dtype, at, length, offset };
     offset += align4(segmentBytes(segment));
     return segment;
@@ -87,9 +111,11 @@ export function encodeWeightFile(
       checkHalfRange(part);
       new Uint16Array(bytes.buffer, segment.offset, length).set(encodeHalves(part));
     } else {
-      const { values: q, scales } = quantizeRows(part, segment.rows!);
+      const { values: q, scales } = quantizeRows(byChannel(part, segment), segment.rows!);
       new Float32Array(bytes.buffer, segment.offset, scales.length).set(scales);
-      new Int8Array(bytes.buffer, segment.offset + 4 * scales.length, length).set(q);
+      new Int8Array(bytes.buffer, segment.offset + 4 * scales.length, length).set(
+        fromChannels(q, segment),
+      );
     }
   }
   const lost = values.findIndex((value, i) => covered[i] === 0 && value !== 0);

@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [compile|wasm|convs|webgpu ...]`: runs refold's
+ * `deno task bench [--quick] [compile|wasm|convs|webgpu|quantize ...]`: runs refold's
  * benchmarks one after another, each in its own process so that one's memory
  * and JIT state do not colour the next. Every benchmark measures its peers
  * in the same run and prints ratios, since this machine is shared and noisy.
@@ -9,6 +9,7 @@ const BENCHMARKS: Record<string, string> = {
   wasm: "wasm_bench.ts",
   convs: "conv_breakdown.ts",
   webgpu: "webgpu_bench.ts",
+  quantize: "quantize_bench.ts",
 };
 
 /**

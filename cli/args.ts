@@ -32,6 +32,10 @@ export interface CliOptions {
   /** --weight-dtype; undefined when not given (f32, or f16 with --f16). */
   readonly weightDType?: WeightDType;
   readonly quantize?: "int8";
+  /** --quantize-skip, --quantize-min-macs, --quantize-first (wasm). */
+  readonly quantizeSkip?: readonly string[];
+  readonly quantizeMinMacs?: number;
+  readonly quantizeFirst?: boolean;
   /** --report FILE: the compile report as HTML. */
   readonly report?: string;
   /** --input-shape NAME=D,D,...: static shapes for ONNX inputs with symbolic dimensions. */
@@ -60,7 +64,10 @@ Compiles a training-time model into its deployed graph and writes an ES module.
   --passes a,b,c|none           run only these passes (default: the whole pipeline)
   --f16                         store weights and activations as f16 (webgpu)
   --weight-dtype f32|f16|int8   how weights are stored (default: f32); widened at load
-  --quantize int8               compute large linear/conv layers in int8 (onnx)
+  --quantize int8               compute large linear/conv layers in int8 (onnx, wasm)
+  --quantize-skip a,b           wasm: these weights' layers stay f32
+  --quantize-min-macs N         wasm: layers under N multiply-adds stay f32 (default 65536)
+  --quantize-first              wasm: quantize layers reading a graph input too
   --input-shape NAME=1,3,256,256  static shape of an ONNX input (repeatable)
   --report FILE                 also write the compile report as HTML (graphs, passes, sizes)
   --help                        this text
@@ -89,6 +96,9 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         f16: { type: "boolean", default: false },
         "weight-dtype": { type: "string" },
         quantize: { type: "string" },
+        "quantize-skip": { type: "string" },
+        "quantize-min-macs": { type: "string" },
+        "quantize-first": { type: "boolean", default: false },
         report: { type: "string" },
         "input-shape": { type: "string", multiple: true, default: [] },
         help: { type: "boolean", short: "h", default: false },
@@ -128,8 +138,9 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     throw new RefoldError(`--f16 applies to --target webgpu only, not ${values.target}`);
   }
   const target = values.target as Target;
-  const weightDType = parseWeightDType(values["weight-dtype"], target, values.f16);
+  const weightDType = parseWeightDType(values["weight-dtype"], values.f16);
   const quantize = parseQuantize(values.quantize, target);
+  const rule = parseQuantizeRule(values, target, quantize);
   const passes = parsePasses(values.passes);
   const dumps = values["dump-after"];
   checkPassNames("--dump-after", dumps.filter((name) => name !== "all"), ", or all");
@@ -153,18 +164,15 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     f16: values.f16,
     weightDType,
     quantize,
+    ...rule,
     report: checkReportPath(values.report),
     inputShapes: parseInputShapes(values["input-shape"]),
     help: false,
   };
 }
 
-/** --weight-dtype: the targets that lay weights out their own way take f16 only, for now. */
-function parseWeightDType(
-  value: string | undefined,
-  target: Target,
-  f16: boolean,
-): WeightDType | undefined {
+/** --weight-dtype: every target stores f32, f16 and int8; --f16 allows f16 only. */
+function parseWeightDType(value: string | undefined, f16: boolean): WeightDType | undefined {
   if (value === undefined) return undefined;
   if (!(WEIGHT_DTYPES as readonly string[]).includes(value)) {
     throw new RefoldError(
@@ -173,12 +181,6 @@ function parseWeightDType(
   }
   if (f16 && value !== "f16") {
     throw new RefoldError(`--f16 stores weights as f16; --weight-dtype ${value} contradicts it`);
-  }
-  if (value === "int8" && (target === "wasm" || target === "webgpu")) {
-    throw new RefoldError(
-      `--weight-dtype int8 is not supported by --target ${target} yet; use f16 there, ` +
-        "or int8 with --target js or onnx",
-    );
   }
   return value as WeightDType;
 }
@@ -195,13 +197,47 @@ function parseQuantize(value: string | undefined, target: Target): "int8" | unde
         "weights, or --target onnx for int8 compute",
     );
   }
-  if (target !== "onnx") {
+  if (target === "webgpu") {
     throw new RefoldError(
-      `--quantize int8 is not supported by --target ${target} yet; --target onnx writes an ` +
-        "int8 model",
+      "--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 storage",
     );
   }
   return "int8";
+}
+
+/** The wasm target's int8 rule flags (plan/quantize.ts); they need --quantize int8 there. */
+function parseQuantizeRule(
+  values: {
+    "quantize-skip"?: string;
+    "quantize-min-macs"?: string;
+    "quantize-first"?: boolean;
+  },
+  target: Target,
+  quantize: "int8" | undefined,
+): Pick<CliOptions, "quantizeSkip" | "quantizeMinMacs" | "quantizeFirst"> {
+  const given = ["quantize-skip", "quantize-min-macs", "quantize-first"].filter((flag) =>
+    values[flag as keyof typeof values] !== undefined &&
+    values[flag as keyof typeof values] !== false
+  );
+  if (given.length === 0) return {};
+  if (!quantize || target !== "wasm") {
+    throw new RefoldError(`--${given[0]} applies with --quantize int8 --target wasm only`);
+  }
+  const rule: { quantizeSkip?: string[]; quantizeMinMacs?: number; quantizeFirst?: boolean } = {};
+  const skip = values["quantize-skip"];
+  if (skip !== undefined) {
+    rule.quantizeSkip = skip.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  }
+  const minMacs = values["quantize-min-macs"];
+  if (minMacs !== undefined) {
+    const n = Number(minMacs);
+    if (minMacs.trim() === "" || !Number.isSafeInteger(n) || n < 0) {
+      throw new RefoldError(`--quantize-min-macs must be a whole number >= 0, got "${minMacs}"`);
+    }
+    rule.quantizeMinMacs = n;
+  }
+  if (values["quantize-first"]) rule.quantizeFirst = true;
+  return rule;
 }
 
 /** --batch N: Number() would take "0x10", " 2 " and "1e3"; a batch size is written in decimal. */

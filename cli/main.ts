@@ -71,6 +71,9 @@ export async function runCompile(options: CliOptions, io: DriverIo): Promise<voi
       f16: options.f16,
       weightDType: options.weightDType,
       quantize: options.quantize,
+      quantizeSkip: options.quantizeSkip,
+      quantizeMinMacs: options.quantizeMinMacs,
+      quantizeFirst: options.quantizeFirst,
     });
     const files: EmittedFile[] = [...emitted.files];
     if (options.emitIr) files.push({ path: "model.ir", contents: printGraph(graph) });

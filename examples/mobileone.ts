@@ -14,9 +14,9 @@
  * branches (what `reparameterize_model` leaves).
  */
 import type { Graph, Node } from "../ir/mod.ts";
-import { bnCount, conv1x1Bias, convBn, linear } from "./_layers.ts";
-import { batchOf, Params, requireConfig } from "./_weights.ts";
-import type { ReparamBuildOptions } from "./repvgg.ts";
+import { bnCount, conv1x1Bias, convBn, linear, sequentialNames } from "./_layers.ts";
+import { batchOf, type BuildOptions, Params, requireConfig } from "./_weights.ts";
+import { reparamConvNames } from "./repvgg.ts";
 
 /** Arguments of the official `MobileOne` constructor, plus the input size. */
 export interface MobileoneConfig {
@@ -120,40 +120,20 @@ function squeezeExcite(p: Params, x: Node, prefix: string): Node {
   return p.builder.mul(x, gate);
 }
 
-/** One MobileOne block on `x`: the training-time branches, or `reparam_conv` with `deploy`. */
-export function mobileoneBlock(
-  p: Params,
-  x: Node,
-  block: MobileoneBlockSpec,
-  deploy = false,
-): Node {
+/**
+ * One MobileOne block on `x`: the training-time branches, or, when `p.deploy`
+ * (`BuildOptions.deploy`), `reparam_conv`.
+ */
+export function mobileoneBlock(p: Params, x: Node, block: MobileoneBlockSpec): Node {
   const { prefix, outChannels: out, kernel, stride, groups } = block;
-  const padding = (kernel - 1) / 2;
+  const conv = (k: number) => ({ out, kernel: k, stride, padding: (k - 1) / 2, groups });
   let sum: Node;
-  if (deploy) {
-    const fanIn = (block.inChannels / groups) * kernel * kernel;
-    const weight = p.kernel(`${prefix}.reparam_conv.weight`, [
-      out,
-      fanIn / kernel / kernel,
-      kernel,
-      kernel,
-    ]);
-    sum = p.builder.conv2d(x, weight, p.bias(`${prefix}.reparam_conv.bias`, out, fanIn), {
-      stride,
-      padding,
-      groups,
-    });
-  } else {
+  if (p.deploy) sum = convBn(p, x, reparamConvNames(prefix, "reparam_conv"), conv(kernel));
+  else {
     // The official order: scale + skip, then every conv branch.
     const terms: Node[] = [];
     const branch = (name: string, k: number) =>
-      convBn(p, x, { conv: `${prefix}.${name}.conv.weight`, bn: `${prefix}.${name}.bn` }, {
-        out,
-        kernel: k,
-        stride,
-        padding: (k - 1) / 2,
-        groups,
-      });
+      convBn(p, x, sequentialNames(`${prefix}.${name}`), conv(k));
     if (kernel > 1) terms.push(branch("rbr_scale", 1));
     if (hasSkip(block)) terms.push(p.batchnorm(x, `${prefix}.rbr_skip`));
     for (let i = 0; i < block.branches; i++) terms.push(branch(`rbr_conv.${i}`, kernel));
@@ -192,13 +172,16 @@ function checkConfig(config: MobileoneConfig): void {
   );
 }
 
-/** The MobileOne network of `config`: training-time branches, or the converted form with `deploy`. */
-export function buildMobileone(config: MobileoneConfig, options: ReparamBuildOptions = {}): Graph {
+/**
+ * The MobileOne network of `config`: training-time branches, or with `options.deploy` the
+ * converted network (keys of the model `reparameterize_model` returns).
+ */
+export function buildMobileone(config: MobileoneConfig, options: BuildOptions = {}): Graph {
   checkConfig(config);
   const batch = batchOf(options, "MobileOne");
   const p = new Params("mobileone", { ...options, kernelGain: 1 });
   let x: Node = p.builder.input("x", [batch, 3, config.height, config.width]);
-  for (const block of mobileoneBlocks(config)) x = mobileoneBlock(p, x, block, options.deploy);
+  for (const block of mobileoneBlocks(config)) x = mobileoneBlock(p, x, block);
   const pooled = p.builder.reshape(p.builder.globalAvgpool(x), [batch, x.type.shape[1]]);
   p.builder.output("logits", linear(p, pooled, "linear", config.numClasses));
   return p.builder.build();

@@ -14,7 +14,7 @@
  * branches (what `repvgg_model_convert` saves).
  */
 import type { Graph, Node } from "../ir/mod.ts";
-import { bnCount, convBn, linear } from "./_layers.ts";
+import { bnCount, convBn, type ConvBnNames, linear, sequentialNames } from "./_layers.ts";
 import { batchOf, type BuildOptions, Params, requireConfig } from "./_weights.ts";
 
 /** Arguments of the official `RepVGG` constructor, plus the input size. */
@@ -27,12 +27,6 @@ export interface RepvggConfig {
   readonly numClasses: number;
   readonly height: number;
   readonly width: number;
-}
-
-/** Build options of the families with a converted form: `deploy` builds that form. */
-export interface ReparamBuildOptions extends BuildOptions {
-  /** Build the converted network (one conv per block, keys of the converted checkpoint). */
-  readonly deploy?: boolean;
 }
 
 const OPTIONAL_GROUPWISE_LAYERS = [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26];
@@ -111,23 +105,30 @@ export function repvggBlocks(config: RepvggConfig): RepvggBlockSpec[] {
 const hasIdentity = (block: RepvggBlockSpec) =>
   block.inChannels === block.outChannels && block.stride === 1;
 
-/** One RepVGG block on `x`: the training-time branches, or the converted conv with `deploy`. */
-export function repvggBlock(p: Params, x: Node, block: RepvggBlockSpec, deploy = false): Node {
+/**
+ * The names of a converted block (`switch_to_deploy` / `repvgg_model_convert`): one conv with
+ * bias, `prefix.rbr_reparam.{weight,bias}`.
+ */
+export function reparamConvNames(prefix: string, module: string): ConvBnNames {
+  return { conv: `${prefix}.${module}.weight`, bn: "", fusedBias: `${prefix}.${module}.bias` };
+}
+
+/**
+ * One RepVGG block on `x`: the training-time branches, or, when `p.deploy`
+ * (`BuildOptions.deploy`), the converted conv.
+ */
+export function repvggBlock(p: Params, x: Node, block: RepvggBlockSpec): Node {
   const { prefix, outChannels: out, stride, groups } = block;
-  if (deploy) {
-    const weight = p.kernel(`${prefix}.rbr_reparam.weight`, [out, x.type.shape[1] / groups, 3, 3]);
-    const bias = p.bias(`${prefix}.rbr_reparam.bias`, out, x.type.shape[1] / groups * 9);
-    return p.builder.relu(p.builder.conv2d(x, weight, bias, { stride, padding: 1, groups }));
-  }
-  const names = (branch: string) => ({
-    conv: `${prefix}.${branch}.conv.weight`,
-    bn: `${prefix}.${branch}.bn`,
-  });
-  const dense = convBn(p, x, names("rbr_dense"), { out, kernel: 3, stride, padding: 1, groups });
-  const pointwise = convBn(p, x, names("rbr_1x1"), { out, kernel: 1, stride, groups });
-  let sum = p.builder.add(dense, pointwise);
-  if (hasIdentity(block)) sum = p.builder.add(sum, p.batchnorm(x, `${prefix}.rbr_identity`));
-  return p.builder.relu(sum);
+  const dense = { out, kernel: 3, stride, padding: 1, groups };
+  if (p.deploy) return p.builder.relu(convBn(p, x, reparamConvNames(prefix, "rbr_reparam"), dense));
+  const names = (branch: string) => sequentialNames(`${prefix}.${branch}`);
+  const sum = p.builder.add(
+    convBn(p, x, names("rbr_dense"), dense),
+    convBn(p, x, names("rbr_1x1"), { out, kernel: 1, stride, groups }),
+  );
+  return p.builder.relu(
+    hasIdentity(block) ? p.builder.add(sum, p.batchnorm(x, `${prefix}.rbr_identity`)) : sum,
+  );
 }
 
 function checkConfig(config: RepvggConfig): void {
@@ -157,14 +158,17 @@ function checkConfig(config: RepvggConfig): void {
   );
 }
 
-/** The RepVGG network of `config`: training-time branches, or the converted form with `deploy`. */
-export function buildRepvgg(config: RepvggConfig, options: ReparamBuildOptions = {}): Graph {
+/**
+ * The RepVGG network of `config`: training-time branches, or with `options.deploy` the
+ * converted network (keys of the checkpoint `repvgg_model_convert` saves).
+ */
+export function buildRepvgg(config: RepvggConfig, options: BuildOptions = {}): Graph {
   checkConfig(config);
   const batch = batchOf(options, "RepVGG");
   const p = new Params("repvgg", { ...options, kernelGain: 1 });
   const image = p.builder.input("x", [batch, 3, config.height, config.width]);
   let x: Node = image;
-  for (const block of repvggBlocks(config)) x = repvggBlock(p, x, block, options.deploy);
+  for (const block of repvggBlocks(config)) x = repvggBlock(p, x, block);
   const channels = x.type.shape[1];
   const pooled = p.builder.reshape(p.builder.globalAvgpool(x), [batch, channels]);
   p.builder.output("logits", linear(p, pooled, "linear", config.numClasses));

@@ -121,3 +121,45 @@ export function rowError(
   }
   return worst;
 }
+
+/**
+ * The largest activation code of int8 GEMMs: activations are quantized to 7
+ * bits, unsigned. WebAssembly's i32x4.relaxed_dot_i8x16_i7x16_add_s is
+ * deterministic only when its second operand's bytes have the top bit clear
+ * (x86 multiplies them as unsigned), so activations take [0, 127] with a
+ * zero point, weights the signed int8 of quantizeRows.
+ */
+export const ACTIVATION_MAX = 127;
+
+/** One row of activations quantized: value ≈ (codes[i] - zero) * scale. */
+export interface QuantizedActivations {
+  readonly codes: Uint8Array;
+  readonly scale: number;
+  readonly zero: number;
+}
+
+/**
+ * Dynamic asymmetric 7-bit quantization of one row, in f32 arithmetic
+ * exactly as the wasm kernels compute it (so tests compare bit for bit):
+ * lo = min(0, min x), hi = max(0, max x) (the range holds 0, so zero
+ * padding is exact); scale = (hi - lo) / 127, or 1 for an all-zero row;
+ * inv = 1 / scale; zero = round(-lo * inv); code = clamp(round(x * inv) +
+ * zero, 0, 127), rounding half to even.
+ */
+export function quantizeActivations(row: ArrayLike<number>): QuantizedActivations {
+  let lo = 0, hi = 0;
+  for (let i = 0; i < row.length; i++) {
+    lo = Math.min(lo, row[i]);
+    hi = Math.max(hi, row[i]);
+  }
+  let scale = Math.fround(Math.fround(hi - lo) / ACTIVATION_MAX);
+  if (scale === 0) scale = 1;
+  const inv = Math.fround(1 / scale);
+  const zero = roundHalfEven(Math.fround(-lo * inv));
+  const codes = new Uint8Array(row.length);
+  for (let i = 0; i < row.length; i++) {
+    const code = roundHalfEven(Math.fround(row[i] * inv)) + zero;
+    codes[i] = Math.max(0, Math.min(ACTIVATION_MAX, code));
+  }
+  return { codes, scale, zero };
+}

@@ -6,11 +6,11 @@
  * (a GEMM, a pooling window, or nothing for maps) and applies one epilogue
  * expression in its index space before one store through `out`.
  *
- * GEMM kinds and storage types are data, so that new arithmetic is planned
- * once: an int8 GEMM will be a GemmKernel with `arithmetic: "int8"` whose
- * weight Value is stored as int8 with a per-channel scale Value, whose A is
- * quantized per row at run time, and whose epilogue Expr carries the
- * dequantizing scale, bias and activation like any other.
+ * GEMM kinds are data, so that new arithmetic is planned once: an int8 GEMM
+ * is a GemmKernel with `arithmetic: "int8"` (chosen by plan/quantize.ts);
+ * the target quantizes its constant weight per output channel at compile
+ * time, quantizes A per row at run time, and dequantizes into the same
+ * epilogue Expr (bias, activation, residual) as an f32 GEMM.
  */
 import type { WindowGeometry } from "../../ir/mod.ts";
 import type { Expr } from "./expr.ts";
@@ -18,6 +18,9 @@ import type { View } from "./view.ts";
 
 /** How a value's elements are stored (f32 only today). */
 export type StorageDType = "f32";
+
+/** How a GEMM multiplies: f32, or int8 with dynamic per-row activations (plan/quantize.ts). */
+export type GemmArithmetic = "f32" | "int8";
 
 /** A materialized tensor. */
 export interface Value {
@@ -32,6 +35,8 @@ export interface Value {
   readonly data?: Float32Array;
   /** What it holds, for labels and error messages (model names escaped). */
   readonly label: string;
+  /** A weight's name in the graph (what `--quantize-skip` matches). */
+  readonly name?: string;
 }
 
 /** A value read or written through a view over some kernel's index space. */
@@ -72,8 +77,11 @@ interface KernelBase {
 export interface GemmKernel extends KernelBase {
   readonly kind: "gemm";
   readonly shape: GemmShape;
-  /** Multiply-adds in f32 (int8 comes next, see the header). */
-  readonly arithmetic: "f32";
+  /**
+   * Multiply-adds in f32, or in int8 (plan/quantize.ts decides which, from a
+   * rule; only GEMMs with a constant weight can be int8).
+   */
+  readonly arithmetic: GemmArithmetic;
   readonly m: number;
   readonly k: number;
   readonly n: number;

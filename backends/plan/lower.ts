@@ -46,6 +46,7 @@ export class PlanBuilder {
     kind: Value["kind"],
     label: string,
     data?: Float32Array,
+    name?: string,
   ): Value {
     const value: Value = {
       id: this.values.length,
@@ -55,6 +56,7 @@ export class PlanBuilder {
       dtype: "f32",
       data,
       label,
+      ...(name === undefined ? {} : { name }),
     };
     this.values.push(value);
     return value;
@@ -75,7 +77,13 @@ export class PlanBuilder {
     while (!this.#at.has(current)) {
       if (current.op === "weight") {
         const { shape } = current.type;
-        const value = this.newValue(shape, "weight", describeNode(current), current.data);
+        const value = this.newValue(
+          shape,
+          "weight",
+          describeNode(current),
+          current.data,
+          current.attrs.name,
+        );
         this.#at.set(current, { value, view: contiguous(shape) });
         break;
       }

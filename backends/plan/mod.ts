@@ -36,3 +36,10 @@ export function planProgram(graph: Graph, caps: TargetCaps): Program {
   const outputs = graph.outputs.map(({ name, node }) => plan.port(name, node));
   return { name: graph.name, values: plan.values, kernels: plan.kernels, inputs, outputs };
 }
+export {
+  chooseInt8,
+  DEFAULT_MIN_INT8_MACS,
+  gemmMacs,
+  type Int8Decision,
+  type QuantizeRule,
+} from "./quantize.ts";

@@ -9,7 +9,10 @@
  *   (alignment padding);
  * - a segment's bytes start at `offset` in the file, 4-byte aligned:
  *   f32 and f16 values little-endian; int8 as `rows` f32 scales followed by
- *   `length` int8 values, row-major, value = q * scale of its row.
+ *   `length` int8 values, value = q * scale of its row (output channel). The
+ *   values are row-major, or, with `columns`, blocks of [k][columns] (a
+ *   GEMM weight packed columns-contiguous): block b holds channels
+ *   b * columns + j, column j.
  *
  * The arithmetic is ir/half.ts's and ir/quantize.ts's, so the decoded values
  * are exactly those the compile report measured.
@@ -29,6 +32,8 @@ export interface WeightSegment {
   readonly offset: number;
   /** int8: the rows, each with its own scale. */
   readonly rows?: number;
+  /** int8: stored as blocks of [k][columns], one channel per column (see the header). */
+  readonly columns?: number;
 }
 
 /** The layout of a weight file stored narrower than f32. */
@@ -67,7 +72,13 @@ export function decodeWeightFile(file: Uint8Array, encoding: WeightEncoding): Ui
       const rows = segment.rows!;
       const scales = new Float32Array(buffer, base + offset, rows);
       const values = new Int8Array(buffer, base + offset + 4 * rows, length);
-      out.set(dequantizeRows({ values, scales }), at);
+      if (segment.columns) {
+        const columns = segment.columns, block = (length / rows) * columns;
+        for (let i = 0; i < length; i++) {
+          const channel = Math.floor(i / block) * columns + (i % columns);
+          out[at + i] = values[i] * scales[channel];
+        }
+      } else out.set(dequantizeRows({ values, scales }), at);
     }
   }
   return new Uint8Array(out.buffer);

@@ -6,15 +6,18 @@
  */
 import type { Graph } from "../../ir/mod.ts";
 import {
+  chooseInt8,
+  type Int8Decision,
   type Kernel,
   planProgram,
   type Program,
+  type QuantizeRule,
   type TargetCaps,
   type Value,
 } from "../plan/mod.ts";
 import { assemble } from "./assemble.ts";
 import { generateVariant, type VariantCode } from "./codegen.ts";
-import { VARIANTS } from "./kernels/mod.ts";
+import { int8Unsupported, VARIANTS } from "./kernels/mod.ts";
 import type { ModelModules, ModelPlan, VariantPlan } from "./runtime/model_runtime.ts";
 
 /**
@@ -37,8 +40,22 @@ export interface CompiledModel {
   readonly plan: ModelPlan;
   readonly wat: { readonly relaxed: string; readonly plain: string };
   readonly modules: ModelModules<Uint8Array>;
+  /** weights.bin: the f32 weights, then the int8 GEMM weights (see `layout`). */
   readonly weights: Uint8Array;
+  /** Which weight each stretch of `weights` holds, for narrower storage (wasm/mod.ts). */
+  readonly layout: WeightLayout;
+  /** With `quantize`: what was decided for each GEMM. */
+  readonly int8?: readonly Int8Decision[];
   readonly notes: readonly string[];
+}
+
+/** The stretches of weights.bin, in f32 units: f32 weights, then int8 bytes as they are. */
+export interface WeightLayout {
+  /** Each f32 weight value and its first float. */
+  readonly values: readonly { readonly value: Value; readonly at: number }[];
+  /** The floats the f32 weights take; the int8 bytes follow, `int8Bytes` of them (4-aligned). */
+  readonly floats: number;
+  readonly int8Bytes: number;
 }
 
 /** Options of compileModel. */
@@ -51,11 +68,20 @@ export interface CompileOptions {
    * a barrier's cost); Infinity emits no threaded modules.
    */
   readonly threadMinFlops?: number;
+  /** Compute the GEMMs this rule picks in int8 (plan/quantize.ts); the target says what it can. */
+  readonly quantize?: Omit<QuantizeRule, "unsupported">;
 }
 
 /** Lowers, generates and assembles `graph` for the wasm target. */
 export function compileModel(graph: Graph, options: CompileOptions = {}): CompiledModel {
-  const program = planProgram(graph, WASM_CAPS);
+  let program = planProgram(graph, WASM_CAPS);
+  let int8: Int8Decision[] | undefined;
+  if (options.quantize) {
+    ({ program, decisions: int8 } = chooseInt8(program, {
+      ...options.quantize,
+      unsupported: int8Unsupported,
+    }));
+  }
   const minFlops = options.threadMinFlops ?? 2e6;
   const threadMinFlops = Number.isFinite(minFlops) ? minFlops : undefined;
   const relaxed = generateVariant(program, VARIANTS.relaxed, { threadMinFlops });
@@ -74,8 +100,20 @@ export function compileModel(graph: Graph, options: CompileOptions = {}): Compil
       }
     }
   }
-  const weights = new Float32Array(floats);
+  // int8 weights, packed at compile time; both variants register the same bytes.
+  const blobs = new Map<string, { bytes: Uint8Array; offset: number }>();
+  let blobBytes = 0;
+  for (const code of [relaxed, plain]) {
+    for (const [key, { bytes }] of code.res.blobs) {
+      if (blobs.has(key)) continue;
+      blobs.set(key, { bytes, offset: floats * 4 + blobBytes });
+      blobBytes += Math.ceil(bytes.byteLength / 4) * 4;
+    }
+  }
+  const weights = new Float32Array(floats + blobBytes / 4);
   for (const [value, offset] of offsets) weights.set(value.data!, offset);
+  const weightBytes = new Uint8Array(weights.buffer);
+  for (const { bytes, offset } of blobs.values()) weightBytes.set(bytes, offset);
   const info = (entries: Program["inputs"]) =>
     entries.map(({ name, value }) => ({
       name,
@@ -86,8 +124,8 @@ export function compileModel(graph: Graph, options: CompileOptions = {}): Compil
     inputs: info(program.inputs),
     outputs: info(program.outputs),
     weightBytes: weights.byteLength,
-    relaxed: variantPlan(relaxed, program, offsets),
-    plain: variantPlan(plain, program, offsets),
+    relaxed: variantPlan(relaxed, program, offsets, blobs),
+    plain: variantPlan(plain, program, offsets, blobs),
   };
   const modules: ModelModules<Uint8Array> = {
     relaxed: assemble(relaxed.wat, options),
@@ -106,7 +144,13 @@ export function compileModel(graph: Graph, options: CompileOptions = {}): Compil
     plan,
     wat: { relaxed: relaxed.wat, plain: plain.wat },
     modules,
-    weights: new Uint8Array(weights.buffer),
+    weights: weightBytes,
+    layout: {
+      values: [...offsets].map(([value, at]) => ({ value, at })),
+      floats,
+      int8Bytes: blobBytes,
+    },
+    ...(int8 ? { int8 } : {}),
     notes: notesOf(program, relaxed, plain, modules),
   };
 }
@@ -115,6 +159,7 @@ function variantPlan(
   code: VariantCode,
   program: Program,
   offsets: ReadonlyMap<Value, number>,
+  blobs: ReadonlyMap<string, { readonly offset: number }>,
 ): VariantPlan {
   const { res } = code;
   return {
@@ -137,6 +182,11 @@ function variantPlan(
       panel: spec.panel,
       taps: spec.taps ?? 1,
     })),
+    bytes: [...res.blobs].map(([key, { bytes, address }]) => ({
+      address,
+      offset: blobs.get(key)!.offset,
+      length: bytes.byteLength,
+    })),
     inputs: program.inputs.map(({ value }) => res.value(value)),
     outputs: program.outputs.map(({ value }) => res.value(value)),
     ...(code.threaded ? { threadScratch: code.threaded.scratch } : {}),
@@ -146,7 +196,9 @@ function variantPlan(
 /** The kind a kernel is counted as in the notes. */
 function kindOf(kernel: Kernel): string {
   if (kernel.kind === "pool") return `${kernel.mode}pool`;
-  if (kernel.kind === "gemm") return kernel.shape.op;
+  if (kernel.kind === "gemm") {
+    return kernel.arithmetic === "int8" ? `int8 ${kernel.shape.op}` : kernel.shape.op;
+  }
   return "elementwise";
 }
 

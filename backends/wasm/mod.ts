@@ -6,11 +6,11 @@
  */
 import type { Backend, EmitOptions, EmitResult } from "../backend.ts";
 import type { Graph } from "../../ir/mod.ts";
-import { RefoldError } from "../../ir/mod.ts";
-import { storeAllAsHalves, storedWeights } from "../weight_file.ts";
+import { storedWeights } from "../weight_file.ts";
 import { toBase64 } from "../weights.ts";
 import { bundleModel, declarations } from "./bundle.ts";
-import { compileModel } from "./compile.ts";
+import { type CompiledModel, compileModel } from "./compile.ts";
+import { storeWasmWeights } from "./stored_weights.ts";
 
 export { compileModel } from "./compile.ts";
 export type { CompiledModel } from "./compile.ts";
@@ -18,14 +18,19 @@ export type { CompiledModel } from "./compile.ts";
 const DEFAULT_INLINE_LIMIT = 64 * 1024;
 
 async function emit(graph: Graph, options: EmitOptions = {}): Promise<EmitResult> {
-  checkSupported(options);
-  // A RefoldError here is the user's (a tensor too large for wasm memory); anything else is a
-  // bug in the backend and must reach the CLI as an internal error (exit 70), not exit 1.
-  const compiled = compileModel(graph);
-  // f16 storage needs no knowledge of the layout: the whole f32 file is stored as halves.
-  const stored = options.weightDType === "f16"
-    ? storeAllAsHalves(graph, floatsOf(compiled.weights))
+  const quantize = options.quantize === "int8"
+    ? {
+      ...(options.quantizeSkip ? { skip: options.quantizeSkip } : {}),
+      ...(options.quantizeMinMacs !== undefined ? { minMacs: options.quantizeMinMacs } : {}),
+      first: options.quantizeFirst ?? false,
+    }
     : undefined;
+  // A RefoldError here is the user's (a tensor too large for wasm memory, an unknown
+  // --quantize-skip name); anything else is a bug in the backend and must reach the CLI as an
+  // internal error (exit 70), not exit 1.
+  const compiled = compileModel(graph, { quantize });
+  const storage = storeWasmWeights(graph, compiled, options.weightDType);
+  const stored = storage?.file;
   const weights = stored?.bytes ?? compiled.weights;
   const inline = weights.byteLength <= (options.inlineWeightLimit ?? DEFAULT_INLINE_LIMIT);
   const spec = stored && storedWeights(stored, inline ? toBase64(weights) : undefined);
@@ -42,21 +47,24 @@ async function emit(graph: Graph, options: EmitOptions = {}): Promise<EmitResult
     : [];
   return {
     files,
-    notes: [...compiled.notes, weightNote, ...f16Note],
-    ...(stored ? { weights: stored.report } : {}),
+    notes: [...compiled.notes, ...int8Notes(compiled.int8), weightNote, ...f16Note],
+    ...(storage ? { weights: storage.report } : {}),
   };
 }
 
-function floatsOf(bytes: Uint8Array): Float32Array {
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-}
-
-/** int8 weights need the output channels of each stretch of this target's layout: not yet. */
-function checkSupported(options: EmitOptions): void {
-  if (options.weightDType === "int8" || options.quantize) {
-    const flag = options.quantize ? "--quantize int8" : "--weight-dtype int8";
-    throw new RefoldError(`${flag} is not supported by --target wasm yet`);
-  }
+/** What --quantize int8 decided: how many GEMMs compute in int8, and why the others do not. */
+function int8Notes(decisions: CompiledModel["int8"]): string[] {
+  if (!decisions) return [];
+  const int8 = decisions.filter((decision) => decision.int8);
+  const macs = (list: typeof decisions) => list.reduce((sum, d) => sum + d.macs, 0);
+  const share = macs(decisions) > 0 ? (100 * macs(int8)) / macs(decisions) : 0;
+  const kept = decisions.filter((decision) => !decision.int8);
+  const reasons = kept.slice(0, 6).map((d) => `${JSON.stringify(d.name)}: ${d.reason}`);
+  return [
+    `int8 compute: ${int8.length} of ${decisions.length} GEMMs, ${share.toFixed(1)}% of ` +
+    `multiply-adds` + (kept.length > 0 ? `; f32: ${reasons.join("; ")}` : "") +
+    (kept.length > 6 ? `; and ${kept.length - 6} more` : ""),
+  ];
 }
 
 /** The wasm target. */

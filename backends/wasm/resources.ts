@@ -1,12 +1,13 @@
 /**
  * What kernels need besides their code, and where it lives in linear memory:
  * index tables (filled at load from their dims), weights stored as they are,
- * weights packed at load into a kernel's panel layout, and per-kernel scratch.
+ * weights packed at load into a kernel's panel layout, bytes packed at
+ * compile time (int8 weights), and per-kernel scratch.
  * Kernel generators register needs in a first pass; `layoutMemory` then
  * assigns addresses and the second pass reads them back.
  *
- * Memory map: [0, 64) zeros; [64, 320) the GEMM tile; tables; weights; the
- * activation arena (planned by liveness in arena.ts).
+ * Memory map: [0, 64) zeros; [64, 320) the GEMM tile; tables; weights; int8
+ * weights; the activation arena (planned by liveness in arena.ts).
  */
 import type { Dim, Program, Value } from "../plan/mod.ts";
 import { planArena, SLACK } from "./arena.ts";
@@ -36,6 +37,8 @@ export class Resources {
   readonly tables = new Map<string, { dims: readonly Dim[]; size: number; address: number }>();
   readonly canonical = new Map<Value, { address: number }>();
   readonly packs = new Map<string, { spec: PackSpec; bytes: number; address: number }>();
+  /** Bytes prepared at compile time (int8 weights), copied in place at load. */
+  readonly blobs = new Map<string, { bytes: Uint8Array; address: number }>();
   readonly scratch = new Map<number, number>();
   #values = new Map<Value, number>();
   #scratchAt = new Map<number, number>();
@@ -77,6 +80,13 @@ export class Resources {
     return entry.address;
   }
 
+  /** Registers compile-time bytes under `key` (made once by `make`); returns their address. */
+  blob(key: string, make: () => Uint8Array): number {
+    let entry = this.blobs.get(key);
+    if (!entry) this.blobs.set(key, entry = { bytes: make(), address: -1 });
+    return entry.address;
+  }
+
   /** Registers scratch bytes for kernel `index`; returns its address. */
   scratchFor(index: number, bytes: number): number {
     this.scratch.set(index, Math.max(this.scratch.get(index) ?? 0, bytes));
@@ -103,6 +113,10 @@ export class Resources {
     for (const entry of this.packs.values()) {
       entry.address = at;
       at = align(at + entry.bytes + SLACK);
+    }
+    for (const entry of this.blobs.values()) {
+      entry.address = at;
+      at = align(at + entry.bytes.byteLength + SLACK);
     }
     const arena = planArena(program, this.scratch);
     this.#values = new Map([...arena.values].map(([value, offset]) => [value, at + offset]));

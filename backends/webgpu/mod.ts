@@ -6,7 +6,14 @@
 import type { Backend, EmitOptions, EmitResult, EmittedFile } from "../backend.ts";
 import type { Graph } from "../../ir/mod.ts";
 import { planWeightStorage, RefoldError } from "../../ir/mod.ts";
-import { storeAllAsHalves, type StoredFile, storedWeights, weightReport } from "../weight_file.ts";
+import {
+  encodeWeightFile,
+  storeAllAsHalves,
+  type StoredFile,
+  type StoredRegion,
+  storedWeights,
+  weightReport,
+} from "../weight_file.ts";
 import { toBase64 } from "../weights.ts";
 import { bundleModel, declarations } from "./bundle.ts";
 import type { GpuLimits } from "./limits.ts";
@@ -65,11 +72,12 @@ export const webgpuBackend: Backend & {
   },
 };
 
-/** int8 weights need the output channels of each stretch of this target's layout: not yet. */
+/** int8 compute needs the packed 4x8 dot product; int8 storage works (widened at load). */
 function checkSupported(options: WebGpuEmitOptions): void {
-  if (options.weightDType === "int8" || options.quantize) {
-    const flag = options.quantize ? "--quantize int8" : "--weight-dtype int8";
-    throw new RefoldError(`${flag} is not supported by --target webgpu yet`);
+  if (options.quantize) {
+    throw new RefoldError(
+      "--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 storage",
+    );
   }
   if (options.f16 && options.weightDType && options.weightDType !== "f16") {
     throw new RefoldError(
@@ -78,14 +86,37 @@ function checkSupported(options: WebGpuEmitOptions): void {
   }
 }
 
-/** f16 storage of an f32 plan: the weight file as halves, widened at load. */
+/**
+ * Narrow storage of an f32 plan, widened at load: f16 for the whole file; or
+ * int8 for the kernels (ir/weight_storage.ts's rule, matched by weight name),
+ * one scale per output channel whether an entry holds the weight as it is
+ * or packed [group][k][column] for a GEMM, and f32 for the rest.
+ */
 function storeNarrow(
   graph: Graph,
   compiled: CompiledPlan,
   options: WebGpuEmitOptions,
 ): StoredFile | undefined {
-  if (options.weightDType !== "f16" || compiled.plan.f16) return undefined;
-  return storeAllAsHalves(graph, compiled.weights);
+  if (compiled.plan.f16) return undefined;
+  if (options.weightDType === "f16") return storeAllAsHalves(graph, compiled.weights);
+  if (options.weightDType !== "int8") return undefined;
+  const storage = planWeightStorage(graph, "int8");
+  const kernels = new Set<string>();
+  for (const [node, stored] of storage) if (stored.dtype === "int8") kernels.add(node.attrs.name);
+  const regions: StoredRegion[] = compiled.entries.map(({ entry, at }) => {
+    const { value, data, columns } = entry;
+    const length = data.length;
+    if (value.name === undefined || !kernels.has(value.name)) {
+      return { at, length, dtype: "f32", rows: 1 };
+    }
+    const k = value.size / value.shape[0];
+    return columns
+      ? { at, length, dtype: "int8", rows: length / k, columns }
+      : { at, length, dtype: "int8", rows: value.shape[0] };
+  });
+  const file = encodeWeightFile(compiled.weights, regions);
+  const sizes = { bytes: file.bytes.byteLength, f32Bytes: compiled.weights.byteLength };
+  return { ...file, report: weightReport(storage, sizes) };
 }
 
 /** The report of an f16 plan, whose weight file is f16 already. */

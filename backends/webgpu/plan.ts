@@ -27,6 +27,8 @@ export interface PlanOptions {
 export interface CompiledPlan {
   readonly plan: Plan;
   readonly weights: Float32Array;
+  /** Each weight entry and its first element in `weights`. */
+  readonly entries: readonly { readonly entry: WeightEntry; readonly at: number }[];
   readonly stats: {
     readonly kernels: number;
     readonly dispatches: number;
@@ -100,8 +102,8 @@ function renderAll(scheduled: Scheduled, bufferOf: readonly number[], limits: Gp
   return { shaders, kernels: plans };
 }
 
-/** The weight entries laid out page after page in one array. */
-function weightFile(entries: readonly WeightEntry[], layout: PageLayout): Float32Array {
+/** The weight entries laid out page after page in one array, and where each starts. */
+function weightFile(entries: readonly WeightEntry[], layout: PageLayout) {
   const pageStarts: number[] = [];
   let total = 0;
   for (const page of layout.pages) {
@@ -109,11 +111,12 @@ function weightFile(entries: readonly WeightEntry[], layout: PageLayout): Float3
     total += page.elements;
   }
   const weights = new Float32Array(total);
-  entries.forEach((entry, i) => {
+  const placed = entries.map((entry, i) => {
     const { page, offset } = layout.placement[i];
     weights.set(entry.data, pageStarts[page] + offset);
+    return { entry, at: pageStarts[page] + offset };
   });
-  return weights;
+  return { weights, entries: placed };
 }
 
 /** The limits the plan needs of its device. */
@@ -170,7 +173,7 @@ export function planWebGpu(graph: Graph, options: PlanOptions = {}): CompiledPla
   );
   return {
     plan: JSON.parse(JSON.stringify(plan)),
-    weights: weightFile(entries, layout),
+    ...weightFile(entries, layout),
     stats: {
       kernels: scheduled.kernels.length,
       dispatches: rendered.kernels.reduce((sum, kernel) => sum + kernel.dispatches.length, 0),

@@ -16,6 +16,10 @@ export interface WeightEntry {
   readonly id: number;
   readonly label: string;
   readonly data: Float32Array;
+  /** The plan's value it holds (as it is, or a packed chunk of it). */
+  readonly value: Value;
+  /** A packed GEMM chunk: blocks of [k][columns], one output channel per column. */
+  readonly columns?: number;
 }
 
 /** A chunk of a GEMM: groups [g0, g0 + gc), columns [nb, nb + nc) of each. */
@@ -42,7 +46,7 @@ export class WeightTable {
     this.#limits = limits;
   }
 
-  #add(key: string, label: string, data: Float32Array): Ref {
+  #add(key: string, label: string, data: Float32Array, value: Value, columns?: number): Ref {
     const known = this.#keys.get(key);
     if (known !== undefined) return { kind: "weight", id: known };
     const limit = Math.min(this.#limits.maxStorageBufferBindingSize, this.#limits.maxBufferSize);
@@ -53,14 +57,14 @@ export class WeightTable {
       );
     }
     const id = this.entries.length;
-    this.entries.push({ id, label, data });
+    this.entries.push({ id, label, data, value, ...(columns ? { columns } : {}) });
     this.#keys.set(key, id);
     return { kind: "weight", id };
   }
 
   /** A weight value as it is (row-major). */
   raw(value: Value): Ref {
-    return this.#add(`${value.id}/raw`, value.label, value.data!);
+    return this.#add(`${value.id}/raw`, value.label, value.data!, value);
   }
 
   /**
@@ -106,7 +110,7 @@ export class WeightTable {
       }
     }
     const part = gc === 1 && nc === n ? "" : ` (groups ${g0}+${gc}, columns ${nb}+${nc})`;
-    return this.#add(key, `${value.label} packed${part}`, packed);
+    return this.#add(key, `${value.label} packed${part}`, packed, value, nc);
   }
 }
 

@@ -13,10 +13,12 @@ import type { Runner } from "./timing.ts";
 export async function ortRunner(
   graph: Graph,
   feeds: Readonly<Record<string, Float32Array>>,
+  /** The ONNX bytes to run (default: refold's f32 export of `graph`) and the runner's name. */
+  model?: { readonly bytes: Uint8Array; readonly name: string },
 ): Promise<Runner & { output(): Promise<Float32Array> }> {
   ort.env.wasm.numThreads = 1;
   ort.env.logLevel = "error";
-  const session = await ort.InferenceSession.create(exportOnnx(graph), {
+  const session = await ort.InferenceSession.create(model?.bytes ?? exportOnnx(graph), {
     executionProviders: ["wasm"],
     graphOptimizationLevel: "all",
   });
@@ -33,7 +35,7 @@ export async function ortRunner(
     return data;
   };
   return {
-    name: "onnxruntime-web",
+    name: model?.name ?? "onnxruntime-web",
     run,
     output: run,
     dispose: () => void session.release(),

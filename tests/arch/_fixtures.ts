@@ -6,11 +6,19 @@
  */
 import {
   type ArchDefinition,
+  mobileoneArch,
   repmlpNetArch,
   repmlpResnetArch,
+  repvggArch,
   resnetArch,
 } from "../../arch/mod.ts";
-import type { RepmlpNetConfig, RepmlpResnetConfig, ResnetConfig } from "../../examples/mod.ts";
+import type {
+  MobileoneConfig,
+  RepmlpNetConfig,
+  RepmlpResnetConfig,
+  RepvggConfig,
+  ResnetConfig,
+} from "../../examples/mod.ts";
 import { fromFileUrl } from "../_path.ts";
 
 /** The fixtures folder, as a path. */
@@ -28,8 +36,19 @@ export interface CheckpointFixture {
 
 /** One reduced-size architecture of the fixtures. */
 export interface ArchFixture {
-  readonly family: "repmlpnet" | "repmlp-resnet" | "res50" | "res50-torchvision";
+  readonly family:
+    | "repmlpnet"
+    | "repmlp-resnet"
+    | "res50"
+    | "res50-torchvision"
+    | "repvgg"
+    | "mobileone";
   readonly config: unknown;
+  /**
+   * RepVGG and MobileOne: how far PyTorch's own converted model (float32 weights) is from the
+   * training-time one in float64, relative to the largest logit: the fixture's float32 noise floor.
+   */
+  readonly deployDrift?: number;
   readonly input: string;
   readonly inputShape: number[];
   readonly checkpoints: readonly CheckpointFixture[];
@@ -66,6 +85,10 @@ export function definitionOf(name: string): ArchDefinition {
     case "res50":
     case "res50-torchvision":
       return res50();
+    case "repvgg":
+      return repvggArch(`${name}-reduced`, "", fixture.config as RepvggConfig);
+    case "mobileone":
+      return mobileoneArch(`${name}-reduced`, "", fixture.config as MobileoneConfig);
   }
 }
 

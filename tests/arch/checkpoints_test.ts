@@ -7,7 +7,9 @@
  *   weights and input, both sides in float64: only summation order differs);
  * - the deployed graph (the pipeline, skipping what the layout says) in the
  *   float64 interpreter, to 3e-7 (the folded weights are rounded to f32;
- *   measured: at most 6e-8).
+ *   measured: at most 6e-8), or, for a network whose own float32 noise floor
+ *   is higher (the reduced MobileOne-S0: PyTorch's converted float32 model is
+ *   4.3e-6 off its float64 training model), to twice that floor.
  */
 import assert from "node:assert/strict";
 import { buildArch } from "../../arch/mod.ts";
@@ -44,12 +46,13 @@ for (const [name, fixture] of Object.entries(MANIFEST.archs)) {
       );
       const { graph } = runPipeline(built.graph, { passes });
       const deployedError = relativeError(Object.values(interpret(graph, feeds))[0], expected);
-      assert.ok(deployedError < 3e-7, `deployed graph: relative error ${deployedError}`);
+      const tolerance = Math.max(3e-7, 2 * (fixture.deployDrift ?? 0));
+      assert.ok(deployedError < tolerance, `deployed graph: relative error ${deployedError}`);
     });
   }
 }
 
-Deno.test("the fixtures cover RepMLPNet, RepMLP-ResNet and both ResNet-50 key sets in every form", () => {
+Deno.test("the fixtures cover every family's key sets in every form", () => {
   const seen = new Set<string>();
   for (const fixture of Object.values(MANIFEST.archs)) {
     for (const checkpoint of fixture.checkpoints) {
@@ -57,10 +60,14 @@ Deno.test("the fixtures cover RepMLPNet, RepMLP-ResNet and both ResNet-50 key se
     }
   }
   assert.deepEqual([...seen].sort(), [
+    "mobileone/deploy",
+    "mobileone/training",
     "repmlp-resnet/deploy",
     "repmlp-resnet/training",
     "repmlpnet/deploy",
     "repmlpnet/training",
+    "repvgg/deploy",
+    "repvgg/training",
     "res50-torchvision/torchvision",
     "res50/deploy",
     "res50/training",

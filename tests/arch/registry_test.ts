@@ -16,9 +16,13 @@ import {
 import { PIPELINE, runPipeline } from "../../compiler/mod.ts";
 import {
   EXAMPLES,
+  MOBILEONE_CONFIGS,
+  mobileoneParameters,
   REPMLPNET_B256,
   REPMLPNET_T256,
   repmlpNetParameters,
+  REPVGG_CONFIGS,
+  repvggParameters,
 } from "../../examples/mod.ts";
 import { printGraph, RefoldError } from "../../ir/mod.ts";
 import { definitionOf, MANIFEST } from "./_fixtures.ts";
@@ -43,7 +47,14 @@ Deno.test("names are unique in any case and found in any case", () => {
       'unknown architecture "RepMLPNet-T225"; the architectures are ' +
         "RepMLPNet-T224, RepMLPNet-B224,",
     ) &&
-    error.message.endsWith("Res50-224 (see --arch list)"));
+    error.message.endsWith(
+      "Res50-224, RepVGG-A0, RepVGG-A1, RepVGG-A2, RepVGG-B0, RepVGG-B1, " +
+        "RepVGG-B1g2, RepVGG-B1g4, RepVGG-B2, RepVGG-B2g2, RepVGG-B2g4, RepVGG-B3, RepVGG-B3g2, " +
+        "RepVGG-B3g4, MobileOne-S0, MobileOne-S1, MobileOne-S2, MobileOne-S3, MobileOne-S4 " +
+        "(see --arch list)",
+    ));
+  assert.equal(findArch("repvgg-b1G4").name, "RepVGG-B1g4");
+  assert.equal(findArch("MOBILEONE-S0").name, "MobileOne-S0");
 });
 
 /** The registry name -> the example whose count functions PyTorch confirmed. */
@@ -71,6 +82,20 @@ Deno.test("every layout expects exactly the official state_dict's parameter coun
       assert.equal(counts.training, repmlpNetParameters(config, "training"));
       assert.equal(counts.deploy, repmlpNetParameters(config, "official"));
     }
+    // The count formulas, checked against PyTorch's modules in tests/families/builders_test.ts.
+    const repvgg = REPVGG_CONFIGS[arch.name], mobileone = MOBILEONE_CONFIGS[arch.name];
+    if (repvgg) {
+      assert.deepEqual({ ...counts }, {
+        training: repvggParameters(repvgg, "training"),
+        deploy: repvggParameters(repvgg, "deploy"),
+      }, arch.name);
+    }
+    if (mobileone) {
+      assert.deepEqual({ ...counts }, {
+        training: mobileoneParameters(mobileone, "training"),
+        deploy: mobileoneParameters(mobileone, "deploy"),
+      }, arch.name);
+    }
     if (arch.name === "Res50-224") {
       assert.equal(counts.torchvision, EXAMPLES.resnet50.trainingParameters());
       // The RepMLP repository's base network has torchvision's parameters under other keys.
@@ -85,6 +110,17 @@ Deno.test("--arch list shows every architecture with the counts of each layout",
   for (const arch of ARCHITECTURES) assert.match(text, new RegExp(`^  ${arch.name} `, "m"));
   assert.match(text, /RepMLPNet-B224 .*\n\s+parameters: training 68\.3M, deploy 68\.4M$/m);
   assert.match(text, /parameters: training 25\.6M, deploy 25\.5M, torchvision 25\.6M/);
+  // The papers' deployed sizes: RepVGG-A0 8.30M, B3g4 75.62M; MobileOne-S0 2.1M, S4 14.8M.
+  assert.match(
+    text,
+    /^ {2}RepVGG-A0 +RepVGG \(CVPR 2021\) A0, 224x224\n\s+parameters: training 9\.1M, deploy 8\.3M$/m,
+  );
+  assert.match(text, /^ {2}RepVGG-B3g4 .*\n\s+parameters: training 83\.9M, deploy 75\.6M$/m);
+  assert.match(text, /^ {2}MobileOne-S0 .*\n\s+parameters: training 5\.4M, deploy 2\.1M$/m);
+  assert.match(
+    text,
+    /^ {2}MobileOne-S4 .*squeeze-excite.*\n\s+parameters: training 15\.1M, deploy 14\.8M$/m,
+  );
 });
 
 Deno.test("deploy layouts: the passes they skip report no change, and skipping them changes nothing", async () => {

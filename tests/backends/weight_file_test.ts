@@ -1,6 +1,7 @@
 // Narrow weight files (backends/weight_file.ts, backends/runtime/weight_codec.ts): the decoder
 // gives back exactly what ir/quantize.ts says each region reads back as, on random layouts and
-// on misaligned bytes; the modules of the js and wasm targets (webgpu: tests/webgpu/) load narrow
+// on misaligned bytes, int8 stored by columns included; the modules of the js and wasm targets
+// (webgpu: tests/webgpu/) load narrow
 // files (embedded and beside model.js) and compute what the graph with those weights computes.
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -9,7 +10,7 @@ import { decodeWeightFile } from "../../backends/runtime/weight_codec.ts";
 import { wasmBackend } from "../../backends/wasm/mod.ts";
 import { encodeWeightFile, type StoredRegion } from "../../backends/weight_file.ts";
 import { roundTrip, uniform, type WeightDType } from "../../ir/mod.ts";
-import { checkModule, sampleGraph } from "./_weight_module.ts";
+import { checkModule } from "./_weight_module.ts";
 
 /** Random regions over `floats` values, with gaps of zeros between them. */
 const layouts = fc.array(
@@ -52,6 +53,38 @@ Deno.test("property: a decoded file holds what each region's dtype reads back as
   );
 });
 
+Deno.test("int8 stored as blocks of [k][columns]: each column keeps its own channel's scale", () => {
+  // 2 blocks of [k = 3][columns = 4]: channels 0..7, channel c's values c * (1, 2, 3) / 10.
+  const rows = 8, k = 3, columns = 4;
+  const rowMajor = Float32Array.from({ length: rows * k }, (_, i) => {
+    const channel = Math.floor(i / k);
+    return ((channel + 1) * ((i % k) + 1)) / 10 * (channel % 2 ? -1 : 1);
+  });
+  const blocked = new Float32Array(rows * k);
+  for (let c = 0; c < rows; c++) {
+    for (let i = 0; i < k; i++) {
+      blocked[Math.floor(c / columns) * k * columns + i * columns + (c % columns)] =
+        rowMajor[c * k + i];
+    }
+  }
+  const { bytes, encoding } = encodeWeightFile(blocked, [
+    { at: 0, length: rows * k, dtype: "int8", rows, columns },
+  ]);
+  const decoded = new Float32Array(decodeWeightFile(bytes, encoding).buffer);
+  const expected = roundTrip(rowMajor, "int8", rows);
+  for (let c = 0; c < rows; c++) {
+    for (let i = 0; i < k; i++) {
+      assert.equal(
+        decoded[Math.floor(c / columns) * k * columns + i * columns + (c % columns)],
+        expected[c * k + i],
+      );
+    }
+  }
+  // Every channel's largest magnitude is restored (scale per channel, not per stored row).
+  assert.ok(decoded.some((v) => Math.abs(Math.abs(v) - 2.4) < 1e-6));
+  assert.ok(decoded.some((v) => Math.abs(Math.abs(v) - 0.3) < 1e-6));
+});
+
 Deno.test("a file of the wrong size, and values outside every region, are refused", () => {
   const values = Float32Array.of(1, 2, 3, 4);
   const { bytes, encoding } = encodeWeightFile(values, [
@@ -87,13 +120,15 @@ for (const weightDType of ["f16", "int8"] as const) {
   }
 }
 
-Deno.test("wasm target, f16 weights in weights.bin and embedded: the stored weights' outputs", async () => {
-  for (const inlineWeightLimit of [0, 1 << 20]) {
-    const result = await checkModule(wasmBackend, { weightDType: "f16", inlineWeightLimit });
-    assert.deepEqual(result.weights!.dtypes, ["f16"]);
-  }
-  await assert.rejects(
-    () => wasmBackend.emit(sampleGraph(), { weightDType: "int8" }),
-    /--weight-dtype int8 is not supported by --target wasm yet/,
-  );
-});
+for (const weightDType of ["f16", "int8"] as const) {
+  Deno.test(`wasm target, ${weightDType} weights in weights.bin and embedded: the stored weights' outputs`, async () => {
+    for (const inlineWeightLimit of [0, 1 << 20]) {
+      const result = await checkModule(wasmBackend, { weightDType, inlineWeightLimit });
+      const report = result.weights!;
+      assert.deepEqual(report.dtypes, weightDType === "int8" ? ["int8", "f32"] : ["f16"]);
+      const file = result.files.find((f) => f.path === "weights.bin");
+      if (file) assert.equal(file.contents.length, report.bytes);
+      assert.ok(report.bytes < report.f32Bytes / (weightDType === "int8" ? 2.5 : 1.9));
+    }
+  });
+}

@@ -28,6 +28,11 @@ Deno.test("--arch list prints every architecture with parameter counts", async (
   assert.match(stdout, /^architectures for --arch/);
   assert.match(stdout, /RepMLPNet-T224 .*\n\s+parameters: training 38\.3M, deploy 38\.4M/);
   assert.match(stdout, /RepMLP-Res50-Bottleneck-224/);
+  assert.match(
+    stdout,
+    /\n {2}RepVGG-B1g4 .*4 groups.*\n\s+parameters: training 40\.0M, deploy 36\.1M\n/,
+  );
+  assert.match(stdout, /\n {2}MobileOne-S4 .*\n\s+parameters: training 15\.1M, deploy 14\.8M\n$/);
 });
 
 /** Res50-224's deploy-form weights (seeded) as torch.save would write {"state_dict": DDP keys}. */

@@ -1,5 +1,5 @@
 // --weight-dtype and --quantize on the command line: flags checked before the model is read, one
-// line per mistake (and a "not yet" for the targets that cannot store int8 yet); a weight beyond
+// line per mistake (and a clear refusal where a target cannot compute in int8); a weight beyond
 // f16's range named; the compile report's weight bytes and worst relative weight error, with
 // weights.bin of exactly those bytes and a module that loads it.
 import assert from "node:assert/strict";
@@ -19,12 +19,6 @@ const cases: Case[] = [
     args: ["m.json", "--weight-dtype", "fp8"],
     message: 'unknown --weight-dtype "fp8"; use one of f32, f16, int8',
   },
-  ...(["wasm", "webgpu"] as const).map((target) => ({
-    what: `--weight-dtype int8 for --target ${target}`,
-    args: ["m.json", "--target", target, "--weight-dtype", "int8"],
-    message: `--weight-dtype int8 is not supported by --target ${target} yet; use f16 there, ` +
-      "or int8 with --target js or onnx",
-  })),
   {
     what: "--f16 with another --weight-dtype",
     args: ["m.json", "--target", "webgpu", "--f16", "--weight-dtype", "f32"],
@@ -42,10 +36,30 @@ const cases: Case[] = [
       "int8 weights, or --target onnx for int8 compute",
   },
   {
-    what: "--quantize int8 for --target wasm",
-    args: ["m.json", "--target", "wasm", "--quantize", "int8"],
-    message: "--quantize int8 is not supported by --target wasm yet; --target onnx writes an " +
-      "int8 model",
+    what: "--quantize int8 for --target webgpu",
+    args: ["m.json", "--target", "webgpu", "--quantize", "int8"],
+    message: "--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 " +
+      "storage",
+  },
+  {
+    what: "--quantize-skip without --quantize",
+    args: ["m.json", "--target", "wasm", "--quantize-skip", "fc.weight"],
+    message: "--quantize-skip applies with --quantize int8 --target wasm only",
+  },
+  {
+    what: "--quantize-min-macs for the onnx target",
+    args: ["m.json", "--target", "onnx", "--quantize", "int8", "--quantize-min-macs", "10"],
+    message: "--quantize-min-macs applies with --quantize int8 --target wasm only",
+  },
+  {
+    what: "--quantize-first without --quantize",
+    args: ["m.json", "--target", "wasm", "--quantize-first"],
+    message: "--quantize-first applies with --quantize int8 --target wasm only",
+  },
+  {
+    what: "a --quantize-min-macs that is not a count",
+    args: ["m.json", "--target", "wasm", "--quantize", "int8", "--quantize-min-macs", "1e3x"],
+    message: '--quantize-min-macs must be a whole number >= 0, got "1e3x"',
   },
   {
     what: "a weight beyond f16's range",
@@ -87,6 +101,62 @@ Deno.test("--weight-dtype int8: the report's bytes are weights.bin's, and the mo
     const { relative } = compareArrays(await module.run(x), expected);
     assert.ok(relative > 1e-5 && relative < 2e-2, `relative error ${relative}`);
     module.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--target wasm --quantize int8: int8 GEMMs reported, weights.bin of the report's bytes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "refold-q8-" });
+  try {
+    const out = join(dir, "out");
+    const skip = "block1.light_repmlp.fc3.local.weight";
+    const result = await runCli([
+      DIGITS,
+      "--target",
+      "wasm",
+      "--quantize",
+      "int8",
+      "--quantize-min-macs",
+      "1000",
+      "--quantize-skip",
+      skip,
+      "--out",
+      out,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const note = result.stdout.split("\n").find((l) => l.includes("int8 compute: "));
+    assert.match(note ?? "", /int8 compute: 6 of 9 GEMMs, [\d.]+% of multiply-adds; f32: /);
+    assert.ok(note!.includes(`"${skip}": listed in --quantize-skip`), note);
+    const line = result.stdout.split("\n").find((l) => l.startsWith("  weights: "))!;
+    const match = line.match(/^ {2}weights: int8 \+ f32, ([\d.]+) KiB stored/);
+    assert.ok(match, line);
+    const size = Deno.statSync(join(out, "weights.bin")).size;
+    assert.equal(match[1], (size / 1024).toFixed(1));
+    const { load } = await import(`file://${out}/model.js`);
+    const module = await load();
+    const x = uniform(64, 3, 0, 1);
+    const deployed = await loadModelFile(DIGITS, { batch: 1 });
+    const { relative } = compareArrays(
+      await module.run(x),
+      interpret(deployed, { image: x }).logits,
+    );
+    assert.ok(relative > 1e-5 && relative < 2e-2, `relative error ${relative}`);
+    module.dispose();
+    const unknown = await runCli([
+      DIGITS,
+      "--target",
+      "wasm",
+      "--quantize",
+      "int8",
+      "--quantize-skip",
+      "fc9.weight",
+      "--out",
+      join(dir, "bad"),
+    ]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /--quantize-skip: no linear\/conv2d weight named "fc9.weight"/);
+    assert.equal(unknown.stderr.trim().split("\n").length, 1, unknown.stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

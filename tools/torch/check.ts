@@ -8,6 +8,7 @@
  *
  *   deno task torch-check                      # RepMLPNet-T224, wasm
  *   deno task torch-check RepMLPNet-B224 --target js
+ *   deno task torch-check RepVGG-A0            # also MobileOne-S0 (see full_size.py)
  *   deno task torch-check --deploy             # the checkpoint after the official conversion
  */
 import { parseArgs } from "node:util";

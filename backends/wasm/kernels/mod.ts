@@ -7,11 +7,13 @@ import type { Kernel } from "../../plan/mod.ts";
 import type { GenContext } from "./context.ts";
 import { emitConv } from "./conv.ts";
 import { emitElementwise } from "./elementwise.ts";
+import { emitInt8Conv, emitInt8Linear } from "./int8_gemm.ts";
 import { emitLinear } from "./linear.ts";
 import { emitPool } from "./pool.ts";
 
 export type { GenContext } from "./context.ts";
 export { type Variant, VARIANTS } from "./microkernel.ts";
+export { int8Unsupported } from "./int8_gemm.ts";
 
 type Generators = {
   readonly [K in Kernel["kind"]]: (kernel: Extract<Kernel, { kind: K }>, ctx: GenContext) => string;
@@ -19,8 +21,13 @@ type Generators = {
 
 /** Kernel kind -> generator. */
 export const GENERATORS: Generators = {
-  gemm: (kernel, ctx) =>
-    kernel.shape.op === "conv" ? emitConv(kernel, ctx) : emitLinear(kernel, ctx),
+  gemm: (kernel, ctx) => {
+    const conv = kernel.shape.op === "conv";
+    if (kernel.arithmetic === "int8") {
+      return conv ? emitInt8Conv(kernel, ctx) : emitInt8Linear(kernel, ctx);
+    }
+    return conv ? emitConv(kernel, ctx) : emitLinear(kernel, ctx);
+  },
   map: emitElementwise,
   pool: emitPool,
 };

@@ -38,6 +38,12 @@ export interface VariantPlan {
     readonly panel: number;
     readonly taps: number;
   }[];
+  /** Bytes packed at compile time (int8 GEMM weights): byte offset in weights.bin and count. */
+  readonly bytes?: readonly {
+    readonly address: number;
+    readonly offset: number;
+    readonly length: number;
+  }[];
   readonly inputs: readonly number[];
   readonly outputs: readonly number[];
   /** Private scratch bytes per thread of the threaded module; absent: no threaded module. */
@@ -139,6 +145,11 @@ export function place(plan: VariantPlan, memory: ArrayBuffer, weights: Float32Ar
   }
   for (const copy of plan.copies) {
     f32.set(weights.subarray(copy.offset, copy.offset + copy.length), copy.address >>> 2);
+  }
+  const bytes = new Uint8Array(memory);
+  const file = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
+  for (const blob of plan.bytes ?? []) {
+    bytes.set(file.subarray(blob.offset, blob.offset + blob.length), blob.address);
   }
   for (const pack of plan.packs) {
     const { groups, rows, k, panel, taps } = pack;

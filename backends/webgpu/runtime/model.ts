@@ -60,6 +60,30 @@ export async function createModel(
     options.device,
     !!options.emulateF16,
   );
+  const resources = await createResources(device, plan, precision, bytes, owned);
+  return new LoadedModel(plan, device, precision.name, owned, resources);
+}
+
+/** What a model holds on its device. */
+interface Resources {
+  /** The plan's buffers, by index. */
+  readonly buffers: readonly GPUBuffer[];
+  readonly steps: readonly Step[];
+  /** Every buffer made here (weight pages included), destroyed by dispose(). */
+  readonly owner: readonly GPUBuffer[];
+}
+
+/**
+ * Buffers, weight pages, pipelines and bind groups, under one validation
+ * scope: a rejected model releases what it made (and a device it owns).
+ */
+async function createResources(
+  device: GPUDevice,
+  plan: Plan,
+  precision: Precision,
+  bytes: Uint8Array,
+  owned: boolean,
+): Promise<Resources> {
   const owner: GPUBuffer[] = [];
   const make = (size: number, usage: number, label: string) => {
     const buffer = device.createBuffer({
@@ -94,26 +118,50 @@ export async function createModel(
     release(owner, owned ? device : undefined);
     throw new Error(`refold: WebGPU rejected model "${plan.name}": ${error.message}`);
   }
+  return { buffers, steps, owner };
+}
 
-  const info = (port: Plan["inputs"][number]): TensorInfo => ({
-    name: port.name,
-    shape: port.shape,
-    dtype: "float32",
-  });
-  const inputs = plan.inputs.map(info), outputs = plan.outputs.map(info);
-  const outputBytes = plan.outputs.map((port) => plan.buffers[port.buffer].elements * 4);
-  const stagingOffsets: number[] = [];
-  let stagingSize = 0;
-  for (const size of outputBytes) {
-    stagingOffsets.push(stagingSize);
-    stagingSize += Math.ceil(size / STAGING_ALIGN) * STAGING_ALIGN;
+/** A model on its device: one command encoder and one compute pass per run. */
+class LoadedModel implements WebGpuModel {
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  readonly #outputBytes: readonly number[];
+  readonly #stagingOffsets: readonly number[] = [];
+  readonly #stagingSize: number;
+  readonly #idleStaging: GPUBuffer[] = [];
+  #disposed = false;
+
+  constructor(
+    private readonly plan: Plan,
+    readonly device: GPUDevice,
+    readonly precision: string,
+    private readonly ownsDevice: boolean,
+    private readonly resources: Resources,
+  ) {
+    const info = (port: Plan["inputs"][number]): TensorInfo => ({
+      name: port.name,
+      shape: port.shape,
+      dtype: "float32",
+    });
+    this.inputs = plan.inputs.map(info);
+    this.outputs = plan.outputs.map(info);
+    this.#outputBytes = plan.outputs.map((port) => plan.buffers[port.buffer].elements * 4);
+    const offsets: number[] = [];
+    let size = 0;
+    for (const bytes of this.#outputBytes) {
+      offsets.push(size);
+      size += Math.ceil(bytes / STAGING_ALIGN) * STAGING_ALIGN;
+    }
+    this.#stagingOffsets = offsets;
+    this.#stagingSize = size;
   }
-  const idleStaging: GPUBuffer[] = [];
-  let disposed = false;
 
-  const encode = (given: GpuRunInput, finish: (encoder: GPUCommandEncoder) => void) => {
-    if (disposed) throw new Error("refold: run() after dispose()");
-    const arrays = splitInputs(inputs, given);
+  /** Writes the inputs, encodes every dispatch and `finish`'s copies, and submits once. */
+  #encode(given: GpuRunInput, finish: (encoder: GPUCommandEncoder) => void): void {
+    if (this.#disposed) throw new Error("refold: run() after dispose()");
+    const { device, plan } = this;
+    const { buffers, steps } = this.resources;
+    const arrays = splitInputs(this.inputs, given);
     const encoder = device.createCommandEncoder();
     arrays.forEach((value, i) => {
       const target = buffers[plan.inputs[i].buffer];
@@ -129,71 +177,67 @@ export async function createModel(
     pass.end();
     finish(encoder);
     device.queue.submit([encoder.finish()]);
-  };
+  }
 
-  return {
-    inputs,
-    outputs,
-    precision: precision.name,
-    device,
-    async run(given) {
-      if (disposed) throw new Error("refold: run() after dispose()");
-      const staging = idleStaging.pop() ??
-        device.createBuffer({
-          size: Math.max(stagingSize, 4),
-          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  async run(given: GpuRunInput): Promise<Float32Array | Record<string, Float32Array>> {
+    if (this.#disposed) throw new Error("refold: run() after dispose()");
+    const outputBytes = this.#outputBytes, offsets = this.#stagingOffsets;
+    const staging = this.#idleStaging.pop() ??
+      this.device.createBuffer({
+        size: Math.max(this.#stagingSize, 4),
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+    try {
+      this.#encode(given, (encoder) => {
+        this.plan.outputs.forEach((port, i) => {
+          const source = this.resources.buffers[port.buffer];
+          encoder.copyBufferToBuffer(source, 0, staging, offsets[i], outputBytes[i]);
         });
-      try {
-        encode(given, (encoder) => {
-          plan.outputs.forEach((port, i) => {
-            encoder.copyBufferToBuffer(
-              buffers[port.buffer],
-              0,
-              staging,
-              stagingOffsets[i],
-              outputBytes[i],
-            );
+      });
+    } catch (error) {
+      // Rejected inputs submit nothing: the staging buffer goes back for the next run.
+      this.#idleStaging.push(staging);
+      throw error;
+    }
+    await staging.mapAsync(GPUMapMode.READ);
+    const results = this.plan.outputs.map((_port, i) =>
+      new Float32Array(staging.getMappedRange(offsets[i], outputBytes[i]).slice(0))
+    );
+    staging.unmap();
+    if (this.#disposed) staging.destroy();
+    else this.#idleStaging.push(staging);
+    return shapeOutputs(this.outputs, given instanceof Float32Array ? given : {}, results);
+  }
+
+  runOnGpu(given: GpuRunInput): Promise<Record<string, GPUBuffer>> {
+    const results: Record<string, GPUBuffer> = {};
+    try {
+      this.#encode(given, (encoder) => {
+        this.plan.outputs.forEach((port, i) => {
+          const buffer = this.device.createBuffer({
+            size: this.#outputBytes[i],
+            usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+            label: `refold output ${port.name}`,
           });
+          const source = this.resources.buffers[port.buffer];
+          encoder.copyBufferToBuffer(source, 0, buffer, 0, this.#outputBytes[i]);
+          results[port.name] = buffer;
         });
-      } catch (error) {
-        // Rejected inputs submit nothing: the staging buffer goes back for the next run.
-        idleStaging.push(staging);
-        throw error;
-      }
-      await staging.mapAsync(GPUMapMode.READ);
-      const results = plan.outputs.map((_port, i) =>
-        new Float32Array(staging.getMappedRange(stagingOffsets[i], outputBytes[i]).slice(0))
-      );
-      staging.unmap();
-      if (disposed) staging.destroy();
-      else idleStaging.push(staging);
-      return shapeOutputs(outputs, given instanceof Float32Array ? given : {}, results);
-    },
-    runOnGpu(given) {
-      const results: Record<string, GPUBuffer> = {};
-      try {
-        encode(given, (encoder) => {
-          plan.outputs.forEach((port, i) => {
-            const buffer = device.createBuffer({
-              size: outputBytes[i],
-              usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-              label: `refold output ${port.name}`,
-            });
-            encoder.copyBufferToBuffer(buffers[port.buffer], 0, buffer, 0, outputBytes[i]);
-            results[port.name] = buffer;
-          });
-        });
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      return Promise.resolve(results);
-    },
-    dispose() {
-      if (disposed) return;
-      disposed = true;
-      release([...owner, ...idleStaging], owned ? device : undefined);
-    },
-  };
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve(results);
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    release(
+      [...this.resources.owner, ...this.#idleStaging],
+      this.ownsDevice ? this.device : undefined,
+    );
+  }
 }
 
 /** One dispatch, ready to encode. */

@@ -12,7 +12,8 @@
  * last |d| columns when d < 0, the first d when d > 0; valid reads never
  * touch them), with zero rows for the vertical padding and one guard row
  * above and below. Preconditions (wrappedFits): stride 1, output width =
- * input width, |d| < W for every tap, a constant weight.
+ * input width, |d| < W for every tap, a constant weight, copies of at
+ * most MAX_COPY_BYTES.
  */
 import type { GemmKernel } from "../../plan/mod.ts";
 import { addr, f32, forLoop, FuncBuilder, get, i32, mul, set, type Sx, sx } from "../wat.ts";
@@ -25,6 +26,8 @@ import { NR } from "./microkernel.ts";
 const SLACK = 64;
 /** Widest kernel given one image copy per column tap. */
 const MAX_KW = 7;
+/** Most bytes the kw copies may take (beyond it, rows mode's single padded copy is used). */
+const MAX_COPY_BYTES = 8 << 20;
 
 /** Whether `kernel` reads its pixels as a flat run (see the header). */
 export function wrappedFits(image: ImageWindow, kernel: GemmKernel): boolean {
@@ -32,7 +35,8 @@ export function wrappedFits(image: ImageWindow, kernel: GemmKernel): boolean {
   return stride[0] === 1 && stride[1] === 1 && image.outWidth === image.width &&
     image.outWidth % NR !== 0 && kh * kw > 1 && kw <= MAX_KW &&
     pads[1] < image.width && pads[3] < image.width && (kw - 1) * dilation[1] < image.width &&
-    kernel.w.kind === "constant";
+    kernel.w.kind === "constant" &&
+    image.channels * layoutOf(image).planeStride * 4 <= MAX_COPY_BYTES;
 }
 
 /** The copies' layout: per channel, kw copies of (guard, pt, H, pb, guard) rows of W floats. */

@@ -7,16 +7,15 @@
  * every tap unrolled. A stride-1 tap is two unaligned loads; a stride-2 row
  * loads 4-lane runs of the input and deinterleaves them into even and odd
  * lanes (shuffles), so every tap still costs two multiply-adds per 8
- * pixels. The accumulators go through the GEMM epilogue (bias, activation,
- * residual) one 8-pixel tile at a time.
+ * pixels. Each output row's accumulators then go through the epilogue
+ * (bias, activation, residual) in one call.
  */
 import type { GemmKernel } from "../../plan/mod.ts";
 import { addr, f32x4, forLoop, FuncBuilder, get, i32, mul, set, type Sx, sx } from "../wat.ts";
-import { TILE } from "../resources.ts";
 import { accessOf } from "./access.ts";
 import type { GenContext } from "./context.ts";
 import { splitExpr } from "./epilogue.ts";
-import { gemmEpilogue } from "./gemm_epilogue.ts";
+import { rowEpilogue } from "./gemm_epilogue.ts";
 import type { ImageWindow } from "./image.ts";
 import { madd, NR, type Variant } from "./microkernel.ts";
 
@@ -132,6 +131,7 @@ function tileSum(
   p: Sx,
   rowStride: number,
   weight: (tap: number) => Sx,
+  dst: Sx,
 ): Sx[] {
   const { kernel: [kh, kw], stride } = image.window;
   const acc = [fb.local("acc0", "v128"), fb.local("acc1", "v128")];
@@ -147,8 +147,8 @@ function tileSum(
     }
   }
   out.push(
-    sx("v128.store", i32(TILE), get(acc[0])),
-    sx("v128.store", "offset=16", i32(TILE), get(acc[1])),
+    sx("v128.store", dst, get(acc[0])),
+    sx("v128.store", "offset=16", dst, get(acc[1])),
   );
   return out;
 }
@@ -168,15 +168,21 @@ export function emitDepthwise(kernel: GemmKernel, image: ImageWindow, ctx: GenCo
     panel: 1,
   });
   const layout = planeOf(image);
-  const plane = { ...layout, address: res.scratchFor(index, layout.bytes) };
+  const plane = {
+    ...layout,
+    address: res.scratchFor(index, layout.bytes + Math.ceil(image.outWidth / NR) * NR * 4),
+  };
   const epilogue = `${name}_epi`;
   const partialLanes = image.outWidth % NR;
-  mod.add(gemmEpilogue(epilogue, {
+  const oxTiles = Math.ceil(image.outWidth / NR);
+  mod.add(rowEpilogue(epilogue, {
     epilogue: splitExpr(kernel.epilogue, kernel.space, res),
     out: accessOf(kernel.out, kernel.space, res),
-    batched: true,
+    tiles: oxTiles,
     partialLanes,
   }, res));
+  // The row's accumulators follow the plane in scratch.
+  const rowBuffer = plane.address + plane.bytes;
 
   const fb = new FuncBuilder(name);
   const b = fb.local("b", "i32"), c = fb.local("c", "i32");
@@ -188,19 +194,16 @@ export function emitDepthwise(kernel: GemmKernel, image: ImageWindow, ctx: GenCo
     : [];
   const splat = (t: number) => sx("v128.load32_splat", t > 0 && `offset=${t * 4}`, get(w));
   const weight = (t: number) => hoisted ? get(tapLocals[t]) : splat(t);
-  const oxTiles = Math.ceil(image.outWidth / NR);
   const tile = [
     set(p, addr(get(row), mul(get(ox), NR * stride[1] * 4))),
-    ...tileSum(fb, image, variant, get(p), plane.rowStride, weight),
-    sx(
-      "call",
-      `$${epilogue}`,
-      get(b),
-      get(c),
-      addr(mul(get(oy), image.outWidth), mul(get(ox), NR)),
-      i32(1),
-      partialLanes ? sx("i32.eq", get(ox), i32(oxTiles - 1)) : i32(0),
-      i32(TILE),
+    ...tileSum(
+      fb,
+      image,
+      variant,
+      get(p),
+      plane.rowStride,
+      weight,
+      addr(i32(rowBuffer), mul(get(ox), NR * 4)),
     ),
   ];
   const channel = [
@@ -210,6 +213,14 @@ export function emitDepthwise(kernel: GemmKernel, image: ImageWindow, ctx: GenCo
     ...forLoop(oy, { start: 0, end: image.outHeight }, [
       set(row, addr(i32(plane.address), mul(get(oy), stride[0] * plane.rowStride * 4))),
       ...forLoop(ox, { start: 0, end: oxTiles }, tile),
+      sx(
+        "call",
+        `$${epilogue}`,
+        get(b),
+        get(c),
+        mul(get(oy), image.outWidth),
+        i32(rowBuffer),
+      ),
     ]),
   ];
   fb.emit(

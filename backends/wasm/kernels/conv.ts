@@ -164,7 +164,6 @@ function rowPixels(image: ImageWindow, k: number, ctx: GenContext, name: string)
       tileBytes: k * NR * 4,
       step: planeStride * 4,
       shifts: Array.from({ length: kh * kw }, (_, t) => shift(t)),
-      tapsInner: true,
       pointer: (tile, b, g) =>
         addr(
           addr(

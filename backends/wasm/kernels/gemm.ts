@@ -43,7 +43,7 @@ export interface GemmPlan {
   /** Microkernel trip count (per tap). */
   readonly k: number;
   readonly s: GemmSide & { readonly rows: number; readonly rowBytes: number };
-  readonly v: GemmSide & { readonly shifts: readonly number[]; readonly tapsInner?: boolean };
+  readonly v: GemmSide & { readonly shifts: readonly number[] };
   /** The first global row (epilogue index) of S tile `mt` in group g. */
   readonly m0: (mt: Sx, g: Sx) => Sx;
   /** The first global column of V tile `nt` in group g. */
@@ -117,7 +117,6 @@ function tileProduct(
     aStep: plan.s.step,
     bStep: plan.v.step,
     shifts: plan.v.shifts,
-    tapsInner: plan.v.tapsInner,
   });
   for (const rows of kernels) context.mod.add(microkernel(variant, spec(rows)));
   const pointer = (side: GemmSide, tile: Sx, slot: Sx, offset: number) =>

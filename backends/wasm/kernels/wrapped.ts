@@ -119,7 +119,6 @@ export function wrappedPixels(image: ImageWindow, k: number, ctx: GenContext, na
       tileBytes: k * NR * 4,
       step: planeStride * 4,
       shifts: Array.from({ length: kh * kw }, (_, t) => shift(t)),
-      tapsInner: true,
       pointer: (tile, _b, g) =>
         addr(addr(i32(sourceBase), mul(g, cg * planeStride * 4)), mul(tile, NR * 4)),
     },

@@ -64,7 +64,8 @@ Compiles a training-time model into its deployed graph and writes an ES module.
   --passes a,b,c|none           run only these passes (default: the whole pipeline)
   --f16                         store weights and activations as f16 (webgpu)
   --weight-dtype f32|f16|int8   how weights are stored (default: f32); widened at load
-  --quantize int8               compute large linear/conv layers in int8 (onnx, wasm)
+  --quantize int8               compute large linear/conv layers in int8 (onnx, wasm;
+                                webgpu: int8 storage, f32 compute)
   --quantize-skip a,b           wasm: these weights' layers stay f32
   --quantize-min-macs N         wasm: layers under N multiply-adds stay f32 (default 65536)
   --quantize-first              wasm: quantize layers reading a graph input too
@@ -140,6 +141,12 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   const target = values.target as Target;
   const weightDType = parseWeightDType(values["weight-dtype"], values.f16);
   const quantize = parseQuantize(values.quantize, target);
+  if (quantize && target === "webgpu" && (values.f16 || (weightDType ?? "int8") !== "int8")) {
+    throw new RefoldError(
+      `--quantize int8 on webgpu stores int8 weights (f32 compute); ` +
+        `${values.f16 ? "--f16" : `--weight-dtype ${weightDType}`} contradicts it`,
+    );
+  }
   const rule = parseQuantizeRule(values, target, quantize);
   const passes = parsePasses(values.passes);
   const dumps = values["dump-after"];
@@ -185,7 +192,7 @@ function parseWeightDType(value: string | undefined, f16: boolean): WeightDType 
   return value as WeightDType;
 }
 
-/** --quantize int8: int8 compute, written by the onnx target so far. */
+/** --quantize int8: int8 compute on onnx and wasm; int8 storage with f32 compute on webgpu. */
 function parseQuantize(value: string | undefined, target: Target): "int8" | undefined {
   if (value === undefined) return undefined;
   if (value !== "int8") {
@@ -195,11 +202,6 @@ function parseQuantize(value: string | undefined, target: Target): "int8" | unde
     throw new RefoldError(
       "--quantize int8: the js target computes in f32; use --weight-dtype int8 to store int8 " +
         "weights, or --target onnx for int8 compute",
-    );
-  }
-  if (target === "webgpu") {
-    throw new RefoldError(
-      "--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 storage",
     );
   }
   return "int8";

@@ -5,7 +5,8 @@
 import { parseArgs } from "node:util";
 import { findArch } from "../arch/mod.ts";
 import { PIPELINE } from "../compiler/mod.ts";
-import { RefoldError, WEIGHT_DTYPES, type WeightDType } from "../ir/mod.ts";
+import { RefoldError } from "../ir/mod.ts";
+import { parseStorageFlags, type StorageFlags } from "./args_storage.ts";
 
 /** Targets the CLI can write. */
 export const TARGETS = ["js", "wasm", "webgpu", "onnx"] as const;
@@ -13,8 +14,8 @@ export const TARGETS = ["js", "wasm", "webgpu", "onnx"] as const;
 /** A compile target. */
 export type Target = typeof TARGETS[number];
 
-/** The parsed command line. */
-export interface CliOptions {
+/** The parsed command line (the storage flags: see args_storage.ts). */
+export interface CliOptions extends StorageFlags {
   readonly model: string;
   /** --arch NAME: the model is a checkpoint of this architecture ("list": print them). */
   readonly arch?: string;
@@ -29,13 +30,6 @@ export interface CliOptions {
   readonly tolerance?: number;
   readonly passes?: readonly string[];
   readonly f16: boolean;
-  /** --weight-dtype; undefined when not given (f32, or f16 with --f16). */
-  readonly weightDType?: WeightDType;
-  readonly quantize?: "int8";
-  /** --quantize-skip, --quantize-min-macs, --quantize-first (wasm). */
-  readonly quantizeSkip?: readonly string[];
-  readonly quantizeMinMacs?: number;
-  readonly quantizeFirst?: boolean;
   /** --report FILE: the compile report as HTML. */
   readonly report?: string;
   /** --input-shape NAME=D,D,...: static shapes for ONNX inputs with symbolic dimensions. */
@@ -64,7 +58,8 @@ Compiles a training-time model into its deployed graph and writes an ES module.
   --passes a,b,c|none           run only these passes (default: the whole pipeline)
   --f16                         store weights and activations as f16 (webgpu)
   --weight-dtype f32|f16|int8   how weights are stored (default: f32); widened at load
-  --quantize int8               compute large linear/conv layers in int8 (onnx, wasm)
+  --quantize int8               compute large linear/conv layers in int8 (onnx, wasm;
+                                webgpu: int8 storage, f32 compute)
   --quantize-skip a,b           wasm: these weights' layers stay f32
   --quantize-min-macs N         wasm: layers under N multiply-adds stay f32 (default 65536)
   --quantize-first              wasm: quantize layers reading a graph input too
@@ -138,9 +133,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     throw new RefoldError(`--f16 applies to --target webgpu only, not ${values.target}`);
   }
   const target = values.target as Target;
-  const weightDType = parseWeightDType(values["weight-dtype"], values.f16);
-  const quantize = parseQuantize(values.quantize, target);
-  const rule = parseQuantizeRule(values, target, quantize);
+  const storage = parseStorageFlags(values, target);
   const passes = parsePasses(values.passes);
   const dumps = values["dump-after"];
   checkPassNames("--dump-after", dumps.filter((name) => name !== "all"), ", or all");
@@ -162,82 +155,11 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     tolerance,
     passes,
     f16: values.f16,
-    weightDType,
-    quantize,
-    ...rule,
+    ...storage,
     report: checkReportPath(values.report),
     inputShapes: parseInputShapes(values["input-shape"]),
     help: false,
   };
-}
-
-/** --weight-dtype: every target stores f32, f16 and int8; --f16 allows f16 only. */
-function parseWeightDType(value: string | undefined, f16: boolean): WeightDType | undefined {
-  if (value === undefined) return undefined;
-  if (!(WEIGHT_DTYPES as readonly string[]).includes(value)) {
-    throw new RefoldError(
-      `unknown --weight-dtype "${value}"; use one of ${WEIGHT_DTYPES.join(", ")}`,
-    );
-  }
-  if (f16 && value !== "f16") {
-    throw new RefoldError(`--f16 stores weights as f16; --weight-dtype ${value} contradicts it`);
-  }
-  return value as WeightDType;
-}
-
-/** --quantize int8: int8 compute, written by the onnx target so far. */
-function parseQuantize(value: string | undefined, target: Target): "int8" | undefined {
-  if (value === undefined) return undefined;
-  if (value !== "int8") {
-    throw new RefoldError(`unknown --quantize "${value}"; the only one is int8`);
-  }
-  if (target === "js") {
-    throw new RefoldError(
-      "--quantize int8: the js target computes in f32; use --weight-dtype int8 to store int8 " +
-        "weights, or --target onnx for int8 compute",
-    );
-  }
-  if (target === "webgpu") {
-    throw new RefoldError(
-      "--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 storage",
-    );
-  }
-  return "int8";
-}
-
-/** The wasm target's int8 rule flags (plan/quantize.ts); they need --quantize int8 there. */
-function parseQuantizeRule(
-  values: {
-    "quantize-skip"?: string;
-    "quantize-min-macs"?: string;
-    "quantize-first"?: boolean;
-  },
-  target: Target,
-  quantize: "int8" | undefined,
-): Pick<CliOptions, "quantizeSkip" | "quantizeMinMacs" | "quantizeFirst"> {
-  const given = ["quantize-skip", "quantize-min-macs", "quantize-first"].filter((flag) =>
-    values[flag as keyof typeof values] !== undefined &&
-    values[flag as keyof typeof values] !== false
-  );
-  if (given.length === 0) return {};
-  if (!quantize || target !== "wasm") {
-    throw new RefoldError(`--${given[0]} applies with --quantize int8 --target wasm only`);
-  }
-  const rule: { quantizeSkip?: string[]; quantizeMinMacs?: number; quantizeFirst?: boolean } = {};
-  const skip = values["quantize-skip"];
-  if (skip !== undefined) {
-    rule.quantizeSkip = skip.split(",").map((name) => name.trim()).filter((name) => name !== "");
-  }
-  const minMacs = values["quantize-min-macs"];
-  if (minMacs !== undefined) {
-    const n = Number(minMacs);
-    if (minMacs.trim() === "" || !Number.isSafeInteger(n) || n < 0) {
-      throw new RefoldError(`--quantize-min-macs must be a whole number >= 0, got "${minMacs}"`);
-    }
-    rule.quantizeMinMacs = n;
-  }
-  if (values["quantize-first"]) rule.quantizeFirst = true;
-  return rule;
 }
 
 /** --batch N: Number() would take "0x10", " 2 " and "1e3"; a batch size is written in decimal. */

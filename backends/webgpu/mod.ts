@@ -45,8 +45,10 @@ export const webgpuBackend: Backend & {
   emit(graph: Graph, options?: WebGpuEmitOptions): Promise<EmitResult>;
 } = {
   name: "webgpu",
-  async emit(graph: Graph, options: WebGpuEmitOptions = {}): Promise<EmitResult> {
-    checkSupported(options);
+  async emit(graph: Graph, given: WebGpuEmitOptions = {}): Promise<EmitResult> {
+    checkSupported(given);
+    // Without int8 compute, --quantize int8 is int8 storage: the same weights.bin savings.
+    const options: WebGpuEmitOptions = given.quantize ? { ...given, weightDType: "int8" } : given;
     const compiled = planWebGpu(graph, { f16: options.f16, limits: options.limits });
     const stored = storeNarrow(graph, compiled, options);
     const bytes = stored?.bytes ?? weightFileBytes(compiled);
@@ -72,11 +74,15 @@ export const webgpuBackend: Backend & {
   },
 };
 
-/** int8 compute needs the packed 4x8 dot product; int8 storage works (widened at load). */
+/**
+ * int8 compute would need the packed 4x8 integer dot product, which this target does not use
+ * yet: --quantize int8 stores the kernels' weights as int8 and computes in f32 (widened at load).
+ */
 function checkSupported(options: WebGpuEmitOptions): void {
-  if (options.quantize) {
+  if (options.quantize && (options.f16 || (options.weightDType ?? "int8") !== "int8")) {
+    const other = options.f16 ? "--f16" : `--weight-dtype ${options.weightDType}`;
     throw new RefoldError(
-      "--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 storage",
+      `--quantize int8 on webgpu stores int8 weights (f32 compute); ${other} contradicts it`,
     );
   }
   if (options.f16 && options.weightDType && options.weightDType !== "f16") {
@@ -142,6 +148,12 @@ function notes(graph: Graph, compiled: CompiledPlan, options: WebGpuEmitOptions)
     lines.push(`${stats.splitLayers} layer(s) split to fit maxStorageBufferBindingSize`);
   }
   if (options.limits) lines.push(`planned against limits ${JSON.stringify(options.limits)}`);
+  if (options.quantize) {
+    lines.push(
+      "--quantize int8: int8 weight storage, f32 compute (the packed 4x8 integer dot product " +
+        "is not used by this target)",
+    );
+  }
   if (plan.f16) {
     lines.push(
       "f16 storage on devices with shader-f16 (f32 accumulation); elsewhere f32 math on f16 weights",

@@ -36,10 +36,15 @@ const cases: Case[] = [
       "int8 weights, or --target onnx for int8 compute",
   },
   {
-    what: "--quantize int8 for --target webgpu",
-    args: ["m.json", "--target", "webgpu", "--quantize", "int8"],
-    message: "--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 " +
-      "storage",
+    what: "--quantize int8 with --weight-dtype f16 for --target webgpu",
+    args: ["m.json", "--target", "webgpu", "--quantize", "int8", "--weight-dtype", "f16"],
+    message: "--quantize int8 on webgpu stores int8 weights (f32 compute); --weight-dtype f16 " +
+      "contradicts it",
+  },
+  {
+    what: "--quantize int8 with --f16 for --target webgpu",
+    args: ["m.json", "--target", "webgpu", "--quantize", "int8", "--f16"],
+    message: "--quantize int8 on webgpu stores int8 weights (f32 compute); --f16 contradicts it",
   },
   {
     what: "--quantize-skip without --quantize",

@@ -20,9 +20,17 @@ Deno.test({
         assert.ok(report.bytes < report.f32Bytes / (weightDType === "int8" ? 2.5 : 1.9));
       }
     }
+    // Without int8 compute, --quantize int8 is int8 storage, and says so.
+    const quantized = await checkModule(webgpuBackend, { quantize: "int8", weightDType: "int8" }, {
+      device,
+    });
+    assert.deepEqual(quantized.weights!.dtypes, ["int8", "f32"]);
+    assert.ok(quantized.notes.some((note) => /int8 weight storage, f32 compute/.test(note)));
+    const bare = await webgpuBackend.emit(sampleGraph(), { quantize: "int8" });
+    assert.deepEqual(bare.weights!.dtypes, ["int8", "f32"]);
     await assert.rejects(
-      () => webgpuBackend.emit(sampleGraph(), { quantize: "int8" }),
-      /--quantize int8 is not supported on webgpu: use --weight-dtype int8 for int8 storage/,
+      () => webgpuBackend.emit(sampleGraph(), { quantize: "int8", weightDType: "f16" }),
+      /--quantize int8 on webgpu stores int8 weights \(f32 compute\); --weight-dtype f16 contradicts it/,
     );
     await assert.rejects(
       () => webgpuBackend.emit(sampleGraph(), { f16: true, weightDType: "f32" }),

@@ -12,6 +12,17 @@ const BENCHMARKS: Record<string, string> = {
   quantize: "quantize_bench.ts",
 };
 
+/**
+ * V8 flags per benchmark. The wasm and convs benchmarks compile every module
+ * (refold's and the peers') with the optimizing tier up front: with dynamic
+ * tiering a loaded machine can leave hot functions in the baseline tier past
+ * the warm-up, which timed whichever runner it happened to.
+ */
+const V8_FLAGS: Record<string, string> = {
+  wasm: "--max-old-space-size=16384,--no-wasm-dynamic-tiering",
+  convs: "--max-old-space-size=16384,--no-wasm-dynamic-tiering",
+};
+
 const flags = Deno.args.filter((arg) => arg.startsWith("--"));
 const chosen = Deno.args.filter((arg) => !arg.startsWith("--"));
 for (const name of chosen) {
@@ -26,7 +37,13 @@ for (const name of chosen.length > 0 ? chosen : Object.keys(BENCHMARKS)) {
   console.log(`\n## ${name}\n`);
   const script = new URL(BENCHMARKS[name], import.meta.url).pathname;
   const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--v8-flags=--max-old-space-size=16384", script, ...flags],
+    args: [
+      "run",
+      "-A",
+      `--v8-flags=${V8_FLAGS[name] ?? "--max-old-space-size=16384"}`,
+      script,
+      ...flags,
+    ],
     stdout: "inherit",
     stderr: "inherit",
   }).output();

@@ -59,3 +59,48 @@ export function gemmEpilogue(
   ]));
   return fb;
 }
+
+/**
+ * The epilogue of a whole output row `(b, m, n0, src)`: `tiles` runs of 8
+ * accumulators at src (the last one `partialLanes` wide when nonzero) go
+ * through the epilogue expression to columns n0.. of row m. The row's
+ * addresses are computed once, not once per 8 lanes (the depthwise kernel,
+ * whose tiles are a few multiply-adds each).
+ */
+export function rowEpilogue(
+  name: string,
+  spec: { epilogue: SplitExpr; out: Access; tiles: number; partialLanes: number },
+  res: Resources,
+): FuncBuilder {
+  const fb = new FuncBuilder(name);
+  const b = fb.param("b", "i32"), m = fb.param("m", "i32"), n0 = fb.param("n0", "i32");
+  const src = fb.param("src", "i32");
+  const j = fb.local("j", "i32"), n = fb.local("n", "i32"), v = fb.local("v", "v128");
+  const outRow = fb.local("out_row", "i32");
+  const indices = [get(b), get(m)];
+  const { statements, rows } = rowLocals(fb, spec.epilogue.accesses, indices, res, "row");
+  const vector = (vec: number, lanes: number): Sx[] => {
+    const at = addr(get(n), vec * 4);
+    return [
+      set(v, sx("v128.load", vec > 0 && `offset=${vec * 16}`, get(src))),
+      ...emitExpr(fb, spec.epilogue, {
+        acc: v,
+        load: (i) => loadVector(spec.epilogue.accesses[i], get(rows[i]), at, lanes, res),
+      }, v),
+      ...storeVector(spec.out, get(outRow), at, get(v), lanes, res),
+    ];
+  };
+  const step = [set(n, addr(get(n), NR)), set(src, addr(get(src), NR * 4))];
+  const lanes = spec.partialLanes;
+  const full = lanes > 0 ? spec.tiles - 1 : spec.tiles;
+  fb.emit(
+    set(outRow, rowAddress(spec.out, indices, res)),
+    ...statements,
+    set(n, get(n0)),
+    full > 0
+      ? forLoop(j, { start: 0, end: full }, [...vector(0, 4), ...vector(1, 4), ...step])
+      : [],
+    lanes > 4 ? [...vector(0, 4), ...vector(1, lanes - 4)] : lanes > 0 ? vector(0, lanes) : [],
+  );
+  return fb;
+}

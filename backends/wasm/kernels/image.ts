@@ -156,37 +156,85 @@ export function im2colPack(name: string, image: ImageWindow): FuncBuilder {
   return fb;
 }
 
-/** The zero-bordered copy a stride-1 conv reads: all channels of one image. */
+/**
+ * The zero-bordered copy a rows-mode conv reads: all channels of one image,
+ * each channel split into stride[0] x stride[1] phase planes (phase (py, px)
+ * holds the padded image's rows py, py + sy, ... and columns px, px + sx, ...),
+ * so that every tap of a strided conv reads 8 consecutive floats of one
+ * phase plane for 8 consecutive output pixels. Stride 1 is one phase.
+ */
 export interface PadSpec {
   readonly image: ImageWindow;
   readonly dst: number;
+  /** Floats between rows of a phase plane (a multiple of 4 when sx = 2). */
   readonly rowStride: number;
+  /** Floats between phase planes. */
+  readonly phaseStride: number;
+  /** Floats between channels (all phases of one channel). */
   readonly planeStride: number;
+  /** Bytes to zero at dst. */
+  readonly bytes: number;
+  /** sx = 2: a zero-bordered row buffer (2 * rowStride floats) rows are deinterleaved from. */
+  readonly rowBuffer?: number;
 }
 
-/** `(b)`: copies image b into the padded scratch (borders zeroed). */
+/** One source row (at `src`) to `to`, in place or gathered through its column stride. */
+function rowCopy(fb: FuncBuilder, image: ImageWindow, to: Sx, src: string): Sx[] {
+  const sw = image.strides[3];
+  if (sw === 1) return [sx("memory.copy", to, get(src), i32(image.width * 4))];
+  const x = fb.local("x", "i32");
+  return forLoop(x, { start: 0, end: image.width }, [
+    sx("f32.store", addr(to, mul(get(x), 4)), sx("f32.load", addr(get(src), mul(get(x), sw * 4)))),
+  ]);
+}
+
+/** The padded row in the row buffer, deinterleaved into the even and odd phase rows at dst. */
+function deinterleave(fb: FuncBuilder, spec: PadSpec, dst: string): Sx[] {
+  const j = fb.local("j", "i32"), from = fb.local("from", "i32"), to = fb.local("to", "i32");
+  const v0 = fb.local("v0", "v128"), v1 = fb.local("v1", "v128");
+  const pick = (odd: number) =>
+    sx(
+      "i8x16.shuffle",
+      ...[0, 2, 4, 6].flatMap((lane) =>
+        [0, 1, 2, 3].map((byte) => String((lane + odd) * 4 + byte))
+      ),
+      get(v0),
+      get(v1),
+    );
+  return [
+    set(from, i32(spec.rowBuffer!)),
+    set(to, get(dst)),
+    ...forLoop(j, { start: 0, end: spec.rowStride / 4 }, [
+      set(v0, sx("v128.load", get(from))),
+      set(v1, sx("v128.load", "offset=16", get(from))),
+      sx("v128.store", get(to), pick(0)),
+      sx("v128.store", `offset=${spec.phaseStride * 4}`, get(to), pick(1)),
+      set(from, addr(get(from), 32)),
+      set(to, addr(get(to), 16)),
+    ]),
+  ];
+}
+
+/** `(b)`: copies image b into the padded (and phase-split) scratch, borders zeroed. */
 export function padCopy(name: string, spec: PadSpec): FuncBuilder {
   const { image } = spec;
   const fb = new FuncBuilder(name);
   const b = fb.param("b", "i32");
-  const c = fb.local("c", "i32"), y = fb.local("y", "i32"), x = fb.local("x", "i32");
+  const c = fb.local("c", "i32"), y = fb.local("y", "i32"), py = fb.local("py", "i32");
   const src = fb.local("src", "i32"), dst = fb.local("dst", "i32");
-  const [sb, sc, sh, sw] = image.strides;
+  const [sb, sc, sh] = image.strides;
   const [pt, pl] = image.window.pads;
-  const bytes = image.channels * spec.planeStride * 4;
-  const row = sw === 1
-    ? [sx("memory.copy", get(dst), get(src), i32(image.width * 4))]
-    : forLoop(x, { start: 0, end: image.width }, [
-      sx(
-        "f32.store",
-        addr(get(dst), mul(get(x), 4)),
-        sx("f32.load", addr(get(src), mul(get(x), sw * 4))),
-      ),
-    ]);
+  const [sy, columnPhases] = image.window.stride;
+  const phased = spec.rowBuffer !== undefined;
+  const phaseRow = sy === 1 ? get(py) : sx("i32.div_u", get(py), i32(sy));
+  const phaseOfRow = sx("i32.rem_u", get(py), i32(sy));
+  const columnStart = phased ? 0 : pl;
   fb.emit(
-    sx("memory.fill", i32(spec.dst), i32(0), i32(bytes)),
+    sx("memory.fill", i32(spec.dst), i32(0), i32(spec.bytes)),
+    phased ? sx("memory.fill", i32(spec.rowBuffer!), i32(0), i32(2 * spec.rowStride * 4)) : [],
     forLoop(c, { start: 0, end: image.channels }, [
       ...forLoop(y, { start: 0, end: image.height }, [
+        set(py, addr(get(y), pt)),
         set(
           src,
           addr(
@@ -197,11 +245,19 @@ export function padCopy(name: string, spec: PadSpec): FuncBuilder {
         set(
           dst,
           addr(
-            addr(i32(spec.dst + (pt * spec.rowStride + pl) * 4), mul(get(c), spec.planeStride * 4)),
-            mul(get(y), spec.rowStride * 4),
+            addr(i32(spec.dst + columnStart * 4), mul(get(c), spec.planeStride * 4)),
+            mul(phaseRow, spec.rowStride * 4),
           ),
         ),
-        ...row,
+        ...(sy === 1
+          ? []
+          : [set(dst, addr(get(dst), mul(phaseOfRow, columnPhases * spec.phaseStride * 4)))]),
+        ...(phased
+          ? [
+            ...rowCopy(fb, image, i32(spec.rowBuffer! + pl * 4), src),
+            ...deinterleave(fb, spec, dst),
+          ]
+          : rowCopy(fb, image, get(dst), src)),
       ]),
     ]),
   );
